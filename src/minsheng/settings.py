@@ -102,6 +102,9 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "minsheng.sqlite3"),
+        # A file, not shared-cache memory: tests then lock like production (WAL, busy timeout),
+        # which the concurrency tests rely on.
+        "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so two transitions of one appeal queue up
             # instead of failing half-way with "database is locked".

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from django.db import models, transaction
@@ -14,11 +15,13 @@ from django.utils import timezone
 from .models import AuditHead, AuditRecord
 
 GENESIS = "0" * 64
+# The actor of a citizen's own action (submitted or rated through the tracking code).
+CITIZEN = "citizen"
 
 
 def _canonical(record: AuditRecord) -> bytes:
     body = {
-        "at": record.at.astimezone(timezone.UTC).isoformat(timespec="microseconds"),
+        "at": record.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": record.actor_id,
         "actor_label": record.actor_label,
         "action": record.action,
@@ -35,7 +38,9 @@ def compute_hash(prev_hash: str, record: AuditRecord) -> str:
 def _label(actor: Any) -> str:
     if actor is None:
         return "system"
-    return f"{actor.username}"
+    if actor == CITIZEN:
+        return CITIZEN
+    return str(actor.username)
 
 
 def record(
@@ -53,15 +58,13 @@ def record(
         entry = AuditRecord(
             at=timezone.now(),
             actor_id=getattr(actor, "pk", None),
-            actor_label="citizen" if actor == "citizen" else _label(actor),
+            actor_label=_label(actor),
             action=action,
             target_type=target_type,
             target_id=target_id,
             data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
             prev_hash=head.last_hash,
         )
-        if actor == "citizen":
-            entry.actor_id = None
         entry.hash = compute_hash(head.last_hash, entry)
         entry.save()
         head.last_hash = entry.hash
@@ -95,4 +98,4 @@ def verify_chain(batch_size: int = 5000) -> Iterator[ChainProblem]:
             last_id = row.pk
     head = AuditHead.objects.filter(id=1).first()
     if head is not None and (head.last_hash != prev or head.count != count):
-        yield ChainProblem(None, "records are missing at the end of the chain")
+        yield ChainProblem(None, "records are missing: the chain head expects more")

@@ -1,0 +1,92 @@
+"""The platform's JSON API: ``/api/v1/…``, OpenAPI at ``/api/openapi.json``, docs at ``/api/docs``.
+
+Errors always have the shape ``{"code", "message", "details"}`` (DESIGN.md §6); messages follow
+the request's language (Chinese by default, English with ``Accept-Language: en``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from minsheng import __version__
+from minsheng.appeals.api import public_router, staff_router
+from minsheng.core.errors import CoreError, DomainError
+from minsheng.org.services import authenticate_token
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer ms_<prefix>_<secret>``: an integration's service account."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        user = authenticate_token(token)
+        if user is not None:
+            request.user = user
+        return user
+
+
+api = NinjaAPI(
+    title="Minsheng API",
+    version=__version__,
+    description="民生 citizen service platform: appeals (接诉即办). Errors: "
+    '`{"code": "...", "message": "...", "details": {...}}`.',
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _error(request: HttpRequest, status: int, code: str, message: str,
+           details: dict[str, Any] | None = None) -> HttpResponse:
+    return api.create_response(
+        request, {"code": code, "message": message, "details": details or {}}, status=status
+    )
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return _error(request, exc.status, exc.code, str(exc.error.message), exc.details)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {"loc": [str(part) for part in e.get("loc", [])], "msg": str(e.get("msg", "")),
+         "type": str(e.get("type", ""))}
+        for e in exc.errors
+    ]
+    err = CoreError.VALIDATION
+    return _error(request, err.status, err.code, str(err.message), {"errors": errors})
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    err = CoreError.NOT_AUTHENTICATED
+    return _error(request, err.status, err.code, str(err.message))
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    err = CoreError.NOT_FOUND
+    return _error(request, err.status, err.code, str(err.message))
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {400: "bad_request", 403: "permission_denied", 405: "method_not_allowed"}
+    return _error(request, exc.status_code, code.get(exc.status_code, "http_error"), str(exc))
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    err = CoreError.TOO_LARGE
+    return _error(request, err.status, err.code, str(err.message))
+
+
+api.add_router("/v1/public", public_router)
+api.add_router("/v1", staff_router, auth=[TokenAuth(), django_auth])

@@ -1,0 +1,153 @@
+"""Who may see and do what with an appeal: ``can_*`` predicates and the ``visible_to`` rule.
+
+Center roles act on appeals in their units' territory (a post at the city root covers all);
+handling units act on appeals assigned to them (a handler on their own unit, a unit leader on
+their subtree). Out-of-scope appeals are invisible (404), not forbidden (403).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q
+
+from minsheng.org.choices import Role
+from minsheng.org.models import OrgUnit, User
+from minsheng.org.selectors import Post, posts_of
+
+from .choices import Action, Channel
+from .models import Appeal, AppealAssignment
+
+R = Role
+
+# Center roles per action (scope: the appeal's territory or lead unit under the post).
+CENTER_ACTIONS: dict[Action, frozenset[Role]] = {
+    Action.DISPATCH: frozenset({R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.REDISPATCH: frozenset({R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.APPROVE_RETURN: frozenset({R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.REJECT_RETURN: frozenset({R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.INVALIDATE: frozenset({R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.MERGE: frozenset({R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.DIRECT_CLOSE: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.APPROVE_EXTENSION: frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+    Action.REFUSE_EXTENSION: frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+    Action.APPROVE_REPLY: frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+    Action.REWORK: frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+    # A callback (回访): the agent records the citizen's rating.
+    Action.RATE: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.SUPPLEMENT: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.CENTER_ADMIN}),
+    Action.REVEAL: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+}
+# Actions of the lead unit's own staff.
+UNIT_ACTIONS = frozenset(
+    {
+        Action.ACCEPT, Action.RETURN, Action.TRANSFER, Action.REQUEST_EXTENSION,
+        Action.SUSPEND, Action.RESUME, Action.REPLY, Action.REVEAL,
+    }
+)
+CENTER_VIEW_ROLES = frozenset(
+    {R.HOTLINE_AGENT, R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN, R.AUDITOR}
+)
+# Who may register an appeal on a citizen's behalf, and through which channels.
+INTAKE_CHANNELS: dict[Role, frozenset[Channel]] = {
+    R.HOTLINE_AGENT: frozenset(Channel),
+    R.DISPATCHER: frozenset(Channel),
+    R.CENTER_ADMIN: frozenset(Channel),
+    R.HANDLER: frozenset({Channel.HOME_VISIT, Channel.WALK_IN}),
+    R.UNIT_LEADER: frozenset({Channel.HOME_VISIT, Channel.WALK_IN}),
+    R.INTEGRATION: frozenset(
+        {Channel.HOTLINE, Channel.MINI_PROGRAM, Channel.WEB_PORTAL, Channel.API}
+    ),
+}
+
+
+def _is_root(post: Post) -> bool:
+    return post.unit_path.count("/") == 2  # "/<id>/": the city root
+
+
+def _center_covers(post: Post, appeal: Appeal) -> bool:
+    if _is_root(post):
+        return True
+    for unit in (appeal.territory, appeal.lead_unit):
+        if unit is not None and unit.path.startswith(post.unit_path):
+            return True
+    return False
+
+
+def _unit_covers(post: Post, unit: OrgUnit | None) -> bool:
+    if unit is None:
+        return False
+    if post.role == R.HANDLER:
+        return post.unit_id == unit.pk
+    return post.role == R.UNIT_LEADER and unit.path.startswith(post.unit_path)
+
+
+def _co_units(appeal: Appeal) -> list[OrgUnit]:
+    return [a.unit for a in appeal.assignments.all() if a.active and a.role == "co"]
+
+
+def can_view(user: User, appeal: Appeal) -> bool:
+    """Python twin of ``visible_to`` for one appeal already in memory."""
+    if appeal.intake_by_id is not None and appeal.intake_by_id == user.pk:
+        return True
+    for post in posts_of(user):
+        if post.role in CENTER_VIEW_ROLES and _center_covers(post, appeal):
+            return True
+        if _unit_covers(post, appeal.lead_unit):
+            return True
+    unit_posts = [p for p in posts_of(user) if p.role in (R.HANDLER, R.UNIT_LEADER)]
+    return bool(unit_posts) and any(
+        _unit_covers(post, unit) for post in unit_posts for unit in _co_units(appeal)
+    )
+
+
+def can_act(user: User, action: Action, appeal: Appeal) -> bool:
+    """Whether the user's role and scope allow ``action`` (the state is checked separately)."""
+    center_roles = CENTER_ACTIONS.get(action, frozenset())
+    for post in posts_of(user):
+        if post.role in center_roles and _center_covers(post, appeal):
+            return True
+        if action in UNIT_ACTIONS and _unit_covers(post, appeal.lead_unit):
+            return True
+    return False
+
+
+def can_intake(user: User, channel: str, territory: OrgUnit | None) -> bool:
+    """Staff intake on a citizen's behalf: the channel suits the role, the place is in scope."""
+    for post in posts_of(user):
+        channels = INTAKE_CHANNELS.get(Role(post.role), frozenset())
+        if channel not in channels:
+            continue
+        if _is_root(post):
+            return True
+        if territory is not None and territory.path.startswith(post.unit_path):
+            return True
+    return False
+
+
+def visible_to(user: User) -> Q:
+    """The filter every staff read of appeals goes through (DESIGN.md invariant 3)."""
+    posts = posts_of(user)
+    q = Q(intake_by=user.pk) if user.pk else Q(pk__in=[])
+    for post in posts:
+        if post.role in CENTER_VIEW_ROLES:
+            if _is_root(post):
+                return Q()
+            q |= Q(territory__path__startswith=post.unit_path)
+            q |= Q(lead_unit__path__startswith=post.unit_path)
+        elif post.role == R.HANDLER:
+            q |= Q(lead_unit_id=post.unit_id) | Exists(
+                AppealAssignment.objects.filter(
+                    appeal=OuterRef("pk"), unit_id=post.unit_id, active=True
+                )
+            )
+        elif post.role == R.UNIT_LEADER:
+            q |= Q(lead_unit__path__startswith=post.unit_path) | Exists(
+                AppealAssignment.objects.filter(
+                    appeal=OuterRef("pk"), unit__path__startswith=post.unit_path, active=True
+                )
+            )
+    return q
+
+
+def may_see_unmasked(user: User, appeal: Appeal) -> bool:
+    """Revealing a citizen's contact is allowed (and audited) for these roles only."""
+    return can_act(user, Action.REVEAL, appeal)

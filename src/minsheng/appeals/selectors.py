@@ -1,0 +1,150 @@
+"""Scoped reads of appeals: queues with filters and keyset paging, detail, caller history."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from minsheng.core.errors import DomainError
+from minsheng.org.models import OrgUnit, User
+
+from . import permissions
+from .errors import AppealError
+from .models import Appeal, AppealEvent, Category
+
+
+def appeals_for(user: User) -> QuerySet[Appeal]:
+    """Every staff read starts here (DESIGN.md invariant 3)."""
+    return Appeal.objects.filter(permissions.visible_to(user))
+
+
+@dataclass
+class QueueFilter:
+    status: list[str] = field(default_factory=list)
+    unit: int | None = None  # lead unit, including its subtree
+    channel: list[str] = field(default_factory=list)
+    appeal_type: list[str] = field(default_factory=list)
+    category: int | None = None  # including subcategories
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    text: str = ""
+
+
+def _cursor_encode(pk: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"id": pk}).encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["id"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DomainError(AppealError.NOT_FOUND, {"field": "cursor"}) from exc
+    if not isinstance(value, int):
+        raise DomainError(AppealError.NOT_FOUND, {"field": "cursor"})
+    return value
+
+
+@dataclass
+class Page:
+    items: list[Appeal]
+    next_cursor: str | None
+
+
+def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit: int = 50) -> Page:
+    """Newest first, keyset-paged by id (stable under inserts, no OFFSET scans)."""
+    qs = appeals_for(user)
+    if filters.status:
+        qs = qs.filter(status__in=filters.status)
+    if filters.channel:
+        qs = qs.filter(channel__in=filters.channel)
+    if filters.appeal_type:
+        qs = qs.filter(appeal_type__in=filters.appeal_type)
+    if filters.unit is not None:
+        unit = OrgUnit.objects.filter(pk=filters.unit).first()
+        qs = qs.filter(lead_unit__path__startswith=unit.path) if unit else qs.none()
+    if filters.category is not None:
+        category = Category.objects.filter(pk=filters.category).first()
+        if category is None:
+            qs = qs.none()
+        else:
+            ids = [category.pk]
+            frontier = [category.pk]
+            while frontier:  # taxonomy is 2–3 levels: at most two more small queries
+                frontier = list(
+                    Category.objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+                )
+                ids += frontier
+            qs = qs.filter(category_id__in=ids)
+    if filters.received_from:
+        qs = qs.filter(created_at__gte=filters.received_from)
+    if filters.received_to:
+        qs = qs.filter(created_at__lt=filters.received_to)
+    if filters.text:
+        text = filters.text.strip()
+        qs = qs.filter(
+            Q(content__icontains=text) | Q(title__icontains=text) | Q(address__icontains=text)
+            | Q(tracking_code=text.upper())
+        )
+    if cursor:
+        qs = qs.filter(pk__lt=_cursor_decode(cursor))
+    rows = list(
+        qs.select_related("category", "territory", "lead_unit").order_by("-pk")[: limit + 1]
+    )
+    next_cursor = _cursor_encode(rows[limit - 1].pk) if len(rows) > limit else None
+    return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+def appeal_detail(user: User, appeal_id: int) -> Appeal:
+    """One appeal with its timeline, assignments, extensions and attachments; 404 if unseen."""
+    appeal = (
+        appeals_for(user)
+        .select_related("category", "territory", "lead_unit", "merged_into")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=AppealEvent.objects.select_related("actor", "unit").order_by("at", "pk"),
+            ),
+            "assignments__unit", "extensions", "attachments",
+        )
+        .filter(pk=appeal_id)
+        .first()
+    )
+    if appeal is None:
+        raise DomainError(AppealError.NOT_FOUND)
+    return appeal
+
+
+def caller_history(user: User, phone: str, limit: int = 20) -> list[Appeal]:
+    """A caller's earlier appeals (hotline intake), within what the agent may see."""
+    return list(
+        appeals_for(user)
+        .filter(citizen_phone=phone)
+        .select_related("category", "lead_unit")
+        .order_by("-pk")[:limit]
+    )
+
+
+def by_tracking(tracking_code: str, phone: str) -> Appeal:
+    """A citizen's own appeal: both the code and the phone must match (no enumeration)."""
+    appeal = (
+        Appeal.objects.select_related("category", "territory", "lead_unit")
+        .prefetch_related(
+            Prefetch(
+                "events",
+                queryset=AppealEvent.objects.filter(is_public=True)
+                .select_related("unit")
+                .order_by("at", "pk"),
+                to_attr="public_events",
+            )
+        )
+        .filter(tracking_code=tracking_code, citizen_phone=phone)
+        .first()
+    )
+    if appeal is None:
+        raise DomainError(AppealError.TRACKING_NOT_FOUND)
+    return appeal

@@ -1,0 +1,78 @@
+"""Two concurrent transitions on one appeal cannot both succeed (real threads, real database).
+
+On PostgreSQL each service locks the row (SELECT … FOR UPDATE); on SQLite the IMMEDIATE
+transaction mode serialises writers. Either way the loser sees the new state and is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from minsheng.appeals import services
+from minsheng.appeals.models import Appeal, AppealEvent
+from minsheng.core.audit import verify_chain
+from minsheng.core.errors import DomainError
+from tests.appeals.factories import dispatched
+from tests.conftest import fresh
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(*calls) -> list[object]:
+    """Start every call at once on its own thread and connection; return results or errors."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(index: int, call) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except DomainError as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+@pytest.mark.parametrize("rounds", [5])
+def test_two_accepts_race_only_one_wins(world, rounds):
+    for _ in range(rounds):
+        appeal = dispatched(world)
+        results = race(
+            lambda a=appeal: services.accept_appeal(appeal=a.pk,
+                                                    actor=fresh(world["town_handler"])),
+            lambda a=appeal: services.accept_appeal(appeal=a.pk,
+                                                    actor=fresh(world["town_leader"])),
+        )
+        errors = [r for r in results if isinstance(r, DomainError)]
+        assert len(errors) == 1, results
+        assert errors[0].code == "illegal_transition"
+        row = Appeal.objects.get(pk=appeal.pk)
+        actions = list(AppealEvent.objects.filter(appeal=appeal).values_list("action", flat=True))
+        assert actions == ["submit", "dispatch", "accept"]
+        assert (row.status, row.version) == ("in_progress", 3)
+    assert list(verify_chain()) == []
+
+
+def test_two_dispatchers_dispatch_once(world):
+    from tests.appeals.factories import submitted
+
+    appeal = submitted(world)
+    results = race(
+        lambda: services.dispatch_appeal(appeal=appeal.pk, actor=fresh(world["dispatcher"]),
+                                         unit=world.town),
+        lambda: services.dispatch_appeal(appeal=appeal.pk, actor=fresh(world["admin"]),
+                                         unit=world.dept),
+    )
+    assert sum(isinstance(r, DomainError) for r in results) == 1
+    assert AppealEvent.objects.filter(appeal=appeal, action="dispatch").count() == 1
+    assert connection.vendor in ("postgresql", "sqlite")
