@@ -46,8 +46,11 @@ def make_world() -> World:
         accept_amount=2, accept_unit="hours", complete_amount=5, complete_unit="working_days"
     )
     TimeLimit.objects.create(
-        urgency="critical", accept_amount=30, accept_unit="hours",
-        complete_amount=24, complete_unit="hours",
+        urgency="critical",
+        accept_amount=30,
+        accept_unit="hours",
+        complete_amount=24,
+        complete_unit="hours",
     )
     DispatchRule.objects.create(category=build, territory=None, unit=dept)
     DispatchRule.objects.create(category=road, territory=town, unit=town)

@@ -41,8 +41,13 @@ api = NinjaAPI(
 )
 
 
-def _error(request: HttpRequest, status: int, code: str, message: str,
-           details: dict[str, Any] | None = None) -> HttpResponse:
+def _error(
+    request: HttpRequest,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> HttpResponse:
     return api.create_response(
         request, {"code": code, "message": message, "details": details or {}}, status=status
     )
@@ -56,8 +61,11 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
-        {"loc": [str(part) for part in e.get("loc", [])], "msg": str(e.get("msg", "")),
-         "type": str(e.get("type", ""))}
+        {
+            "loc": [str(part) for part in e.get("loc", [])],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
         for e in exc.errors
     ]
     err = CoreError.VALIDATION

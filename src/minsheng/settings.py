@@ -103,8 +103,8 @@ def _database() -> dict:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "minsheng.sqlite3"),
         # A file, not shared-cache memory: tests then lock like production (WAL, busy timeout),
-        # which the concurrency tests rely on.
-        "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        # which the concurrency tests rely on. One file per process, so runs never collide.
+        "TEST": {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")},
         "OPTIONS": {
             # IMMEDIATE takes the write lock at BEGIN, so two transitions of one appeal queue up
             # instead of failing half-way with "database is locked".
@@ -155,6 +155,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing directory
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -13,9 +13,13 @@ _PHONE_SEQ = iter(range(10_000_000, 99_999_999))
 
 def submitted(world: World, **overrides: Any) -> Appeal:
     fields: dict[str, Any] = {
-        "actor": world["agent"], "channel": "hotline", "appeal_type": "complaint",
+        "actor": world["agent"],
+        "channel": "hotline",
+        "appeal_type": "complaint",
         "content": "和兴镇东村村口道路塌陷，夜间行人容易摔倒，请尽快修复。",
-        "phone": f"139{next(_PHONE_SEQ)}", "name": "王小明", "category": world.road,
+        "phone": f"139{next(_PHONE_SEQ)}",
+        "name": "王小明",
+        "category": world.road,
         "territory": world.village,
     }
     fields.update(overrides)

@@ -22,16 +22,21 @@ def _clear_rate_limits():
 
 
 def post(client: Client, url: str, body: dict, **headers) -> tuple[int, dict]:
-    response = client.post(url, data=json.dumps(body), content_type="application/json",
-                           headers=headers)
+    response = client.post(
+        url, data=json.dumps(body), content_type="application/json", headers=headers
+    )
     return response.status_code, response.json()
 
 
 def citizen_body(world, **overrides) -> dict:
     body = {
-        "appeal_type": "complaint", "content": "小区楼下烧烤摊油烟很大，晚上十二点还在营业。",
-        "phone": "13912345678", "name": "李四", "category_id": world.noise.pk,
-        "territory_id": world.village.pk, "channel": "mini_program",
+        "appeal_type": "complaint",
+        "content": "小区楼下烧烤摊油烟很大，晚上十二点还在营业。",
+        "phone": "13912345678",
+        "name": "李四",
+        "category_id": world.noise.pk,
+        "territory_id": world.village.pk,
+        "channel": "mini_program",
     }
     body.update(overrides)
     return body
@@ -44,9 +49,15 @@ def test_citizen_submits_and_tracks(world):
     appeal = Appeal.objects.get()
     assert body["tracking_code"] == appeal.tracking_code
     assert (appeal.channel, appeal.citizen_phone, appeal.intake_by) == (
-        "mini_program", "13912345678", None)
-    status, view = post(client, "/api/v1/public/appeals/track",
-                        {"tracking_code": appeal.tracking_code.lower(), "phone": "13912345678"})
+        "mini_program",
+        "13912345678",
+        None,
+    )
+    status, view = post(
+        client,
+        "/api/v1/public/appeals/track",
+        {"tracking_code": appeal.tracking_code.lower(), "phone": "13912345678"},
+    )
     assert status == 200
     assert view["status"] == "received"
     assert [e["action"] for e in view["timeline"]] == ["submit"]
@@ -60,8 +71,12 @@ def test_idempotent_submission_creates_one_appeal(world):
     assert first[0] == again[0] == 201
     assert first[1] == again[1]
     assert Appeal.objects.count() == 1
-    other = post(client, "/api/v1/public/appeals", citizen_body(world, content="另一件事"),
-                 **{"Idempotency-Key": "k-1"})
+    other = post(
+        client,
+        "/api/v1/public/appeals",
+        citizen_body(world, content="另一件事"),
+        **{"Idempotency-Key": "k-1"},
+    )
     assert other[0] == 422
     assert other[1]["code"] == "idempotency_key_reused"
     assert Appeal.objects.count() == 1
@@ -69,11 +84,19 @@ def test_idempotent_submission_creates_one_appeal(world):
 
 def test_failed_submission_can_be_retried_with_the_same_key(world):
     client = Client()
-    bad = post(client, "/api/v1/public/appeals", citizen_body(world, phone="123"),
-               **{"Idempotency-Key": "k-2"})
+    bad = post(
+        client,
+        "/api/v1/public/appeals",
+        citizen_body(world, phone="123"),
+        **{"Idempotency-Key": "k-2"},
+    )
     assert bad[0] == 422 and bad[1]["code"] == "invalid_phone"
-    good = post(client, "/api/v1/public/appeals", citizen_body(world, phone="123"),
-                **{"Idempotency-Key": "k-2"})
+    good = post(
+        client,
+        "/api/v1/public/appeals",
+        citizen_body(world, phone="123"),
+        **{"Idempotency-Key": "k-2"},
+    )
     assert good[0] == 422  # same input, same answer, still nothing stored
     assert Appeal.objects.count() == 0
 
@@ -105,15 +128,20 @@ def test_bad_submissions_get_clear_errors_and_change_nothing(world, change, stat
 
 def test_error_messages_follow_the_language(world):
     zh = post(Client(), "/api/v1/public/appeals", citizen_body(world, phone="12"))[1]
-    en = post(Client(), "/api/v1/public/appeals", citizen_body(world, phone="12"),
-              **{"Accept-Language": "en"})[1]
+    en = post(
+        Client(),
+        "/api/v1/public/appeals",
+        citizen_body(world, phone="12"),
+        **{"Accept-Language": "en"},
+    )[1]
     assert en["message"] == "This is not a valid phone number."
     assert zh["message"] != en["message"]
 
 
 def test_malformed_json_is_a_4xx(world):
-    response = Client().post("/api/v1/public/appeals", data="{not json",
-                             content_type="application/json")
+    response = Client().post(
+        "/api/v1/public/appeals", data="{not json", content_type="application/json"
+    )
     assert response.status_code in (400, 422)
     assert Appeal.objects.count() == 0
 
@@ -122,15 +150,24 @@ def test_tracking_needs_the_matching_phone_and_is_rate_limited(world, settings):
     settings.MINSHENG_TRACKING_RATE = 3
     appeal = submitted(world, phone="13700000001")
     client = Client()
-    wrong = post(client, "/api/v1/public/appeals/track",
-                 {"tracking_code": appeal.tracking_code, "phone": "13700000002"})
+    wrong = post(
+        client,
+        "/api/v1/public/appeals/track",
+        {"tracking_code": appeal.tracking_code, "phone": "13700000002"},
+    )
     assert wrong == (404, wrong[1]) and wrong[1]["code"] == "tracking_not_found"
-    ok = post(client, "/api/v1/public/appeals/track",
-              {"tracking_code": appeal.tracking_code, "phone": "13700000001"})
+    ok = post(
+        client,
+        "/api/v1/public/appeals/track",
+        {"tracking_code": appeal.tracking_code, "phone": "13700000001"},
+    )
     assert ok[0] == 200
     post(client, "/api/v1/public/appeals/track", {"tracking_code": "XXXXXXXXXX", "phone": ""})
-    limited = post(client, "/api/v1/public/appeals/track",
-                   {"tracking_code": appeal.tracking_code, "phone": "13700000001"})
+    limited = post(
+        client,
+        "/api/v1/public/appeals/track",
+        {"tracking_code": appeal.tracking_code, "phone": "13700000001"},
+    )
     assert (limited[0], limited[1]["code"]) == (429, "rate_limited")
 
 
@@ -139,8 +176,11 @@ def test_public_timeline_hides_internal_steps(world):
     from minsheng.appeals import services
 
     services.return_appeal(appeal=appeal, actor=world["town_handler"], reason="内部原因：人手不足")
-    status, view = post(Client(), "/api/v1/public/appeals/track",
-                        {"tracking_code": appeal.tracking_code, "phone": "13700000003"})
+    status, view = post(
+        Client(),
+        "/api/v1/public/appeals/track",
+        {"tracking_code": appeal.tracking_code, "phone": "13700000003"},
+    )
     assert status == 200
     assert [e["action"] for e in view["timeline"]] == ["submit", "dispatch"]
     assert "人手不足" not in json.dumps(view, ensure_ascii=False)
@@ -149,15 +189,24 @@ def test_public_timeline_hides_internal_steps(world):
 
 def test_citizen_rates_by_tracking_code(world):
     appeal = closed(world, phone="13700000004")
-    status, view = post(Client(), "/api/v1/public/appeals/rate",
-                        {"tracking_code": appeal.tracking_code, "phone": "13700000004",
-                         "rating": "basically_satisfied", "solved": True})
+    status, view = post(
+        Client(),
+        "/api/v1/public/appeals/rate",
+        {
+            "tracking_code": appeal.tracking_code,
+            "phone": "13700000004",
+            "rating": "basically_satisfied",
+            "solved": True,
+        },
+    )
     assert status == 200
     assert view["rating"] == "basically_satisfied"
     assert reload(appeal).solved is True
-    again = post(Client(), "/api/v1/public/appeals/rate",
-                 {"tracking_code": appeal.tracking_code, "phone": "13700000004",
-                  "rating": "satisfied"})
+    again = post(
+        Client(),
+        "/api/v1/public/appeals/rate",
+        {"tracking_code": appeal.tracking_code, "phone": "13700000004", "rating": "satisfied"},
+    )
     assert (again[0], again[1]["code"]) == (409, "already_rated")
 
 
@@ -242,8 +291,10 @@ def test_reveal_over_http_is_audited(world):
     client.force_login(world["agent"])
     status, body = post(client, f"/api/v1/appeals/{appeal.pk}/reveal", {"purpose": "回访"})
     assert (status, body["phone"]) == (200, "13611112222")
-    assert AuditRecord.objects.filter(action="appeal.reveal_contact",
-                                      actor=world["agent"]).count() == 1
+    assert (
+        AuditRecord.objects.filter(action="appeal.reveal_contact", actor=world["agent"]).count()
+        == 1
+    )
     auditor = Client()
     auditor.force_login(world["auditor"])
     status, body = post(auditor, f"/api/v1/appeals/{appeal.pk}/reveal", {})
@@ -261,8 +312,7 @@ def test_intake_with_caller_history(world):
     assert status == 201
     again = post(client, "/api/v1/appeals", body, **{"Idempotency-Key": "call-77"})
     assert again == (201, created)
-    assert len(client.get("/api/v1/appeals/caller-history",
-                          {"phone": "13500000001"}).json()) == 2
+    assert len(client.get("/api/v1/appeals/caller-history", {"phone": "13500000001"}).json()) == 2
 
 
 def test_handler_may_register_home_visits_only_in_their_territory(world):
@@ -272,9 +322,11 @@ def test_handler_may_register_home_visits_only_in_their_territory(world):
     assert post(client, "/api/v1/appeals", body)[0] == 201
     status, err = post(client, "/api/v1/appeals", citizen_body(world, channel="hotline"))
     assert (status, err["code"]) == (403, "not_permitted")
-    status, err = post(client, "/api/v1/appeals",
-                       citizen_body(world, channel="home_visit",
-                                    territory_id=world.other_village.pk))
+    status, err = post(
+        client,
+        "/api/v1/appeals",
+        citizen_body(world, channel="home_visit", territory_id=world.other_village.pk),
+    )
     assert (status, err["code"]) == (403, "not_permitted")
     assert Appeal.objects.count() == 1
 
@@ -283,8 +335,9 @@ def test_api_token_scoped_to_unit_and_revocable(world):
     token, secret = create_api_token(name="话务系统", unit=world.city, actor=world["admin"])
     client = Client()
     auth = {"Authorization": f"Bearer {secret}"}
-    status, created = post(client, "/api/v1/appeals", citizen_body(world, channel="hotline"),
-                           **auth)
+    status, created = post(
+        client, "/api/v1/appeals", citizen_body(world, channel="hotline"), **auth
+    )
     assert status == 201
     event = AppealEvent.objects.get(appeal_id=created["id"])
     assert event.actor == token.account

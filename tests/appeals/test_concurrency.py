@@ -48,10 +48,10 @@ def test_two_accepts_race_only_one_wins(world, rounds):
     for _ in range(rounds):
         appeal = dispatched(world)
         results = race(
-            lambda a=appeal: services.accept_appeal(appeal=a.pk,
-                                                    actor=fresh(world["town_handler"])),
-            lambda a=appeal: services.accept_appeal(appeal=a.pk,
-                                                    actor=fresh(world["town_leader"])),
+            lambda a=appeal: services.accept_appeal(
+                appeal=a.pk, actor=fresh(world["town_handler"])
+            ),
+            lambda a=appeal: services.accept_appeal(appeal=a.pk, actor=fresh(world["town_leader"])),
         )
         errors = [r for r in results if isinstance(r, DomainError)]
         assert len(errors) == 1, results
@@ -68,10 +68,12 @@ def test_two_dispatchers_dispatch_once(world):
 
     appeal = submitted(world)
     results = race(
-        lambda: services.dispatch_appeal(appeal=appeal.pk, actor=fresh(world["dispatcher"]),
-                                         unit=world.town),
-        lambda: services.dispatch_appeal(appeal=appeal.pk, actor=fresh(world["admin"]),
-                                         unit=world.dept),
+        lambda: services.dispatch_appeal(
+            appeal=appeal.pk, actor=fresh(world["dispatcher"]), unit=world.town
+        ),
+        lambda: services.dispatch_appeal(
+            appeal=appeal.pk, actor=fresh(world["admin"]), unit=world.dept
+        ),
     )
     assert sum(isinstance(r, DomainError) for r in results) == 1
     assert AppealEvent.objects.filter(appeal=appeal, action="dispatch").count() == 1

@@ -22,8 +22,13 @@ def snapshot(appeal: Appeal) -> tuple:
     """Everything a refused action must leave untouched."""
     row = Appeal.objects.get(pk=appeal.pk)
     return (
-        row.status, row.version, row.lead_unit_id, row.due_at, row.accept_due_at,
-        AppealEvent.objects.filter(appeal=appeal).count(), AuditRecord.objects.count(),
+        row.status,
+        row.version,
+        row.lead_unit_id,
+        row.due_at,
+        row.accept_due_at,
+        AppealEvent.objects.filter(appeal=appeal).count(),
+        AuditRecord.objects.count(),
     )
 
 
@@ -96,14 +101,22 @@ def test_full_happy_path_with_deadlines(world):
     assert appeal.closed_on_time is True
     assert appeal.rating == "satisfied"
     assert list(appeal.events.values_list("action", flat=True)) == [
-        "submit", "dispatch", "accept", "reply", "approve_reply", "rate",
+        "submit",
+        "dispatch",
+        "accept",
+        "reply",
+        "approve_reply",
+        "rate",
     ]
 
 
 def test_dispatch_with_co_units_and_no_catalogue_entry(world):
     appeal = submitted(world, category=None)
-    refused("no_catalogue_entry",
-            lambda: services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"]), appeal)
+    refused(
+        "no_catalogue_entry",
+        lambda: services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"]),
+        appeal,
+    )
     services.dispatch_appeal(
         appeal=appeal, actor=world["dispatcher"], unit=world.town, co_units=[world.dept]
     )
@@ -113,9 +126,11 @@ def test_dispatch_with_co_units_and_no_catalogue_entry(world):
 
 def test_dispatch_to_the_city_root_is_refused(world):
     appeal = submitted(world)
-    refused("unit_cannot_handle",
-            lambda: services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"],
-                                             unit=world.city), appeal)
+    refused(
+        "unit_cannot_handle",
+        lambda: services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"], unit=world.city),
+        appeal,
+    )
 
 
 def test_critical_urgency_gets_hours(world):
@@ -150,9 +165,11 @@ def test_return_rejected_goes_back_to_the_unit(world):
 
 def test_return_needs_a_reason(world):
     appeal = dispatched(world)
-    refused("reason_required",
-            lambda: services.return_appeal(appeal=appeal, actor=world["town_handler"],
-                                           reason="  "), appeal)
+    refused(
+        "reason_required",
+        lambda: services.return_appeal(appeal=appeal, actor=world["town_handler"], reason="  "),
+        appeal,
+    )
 
 
 def test_transfer_down_keeps_the_completion_deadline(world):
@@ -168,31 +185,47 @@ def test_transfer_down_keeps_the_completion_deadline(world):
 
 def test_transfer_sideways_is_refused(world):
     appeal = in_progress(world)
-    refused("transfer_out_of_subtree",
-            lambda: services.transfer_appeal(appeal=appeal, actor=world["town_handler"],
-                                             unit=world.other_village), appeal)
+    refused(
+        "transfer_out_of_subtree",
+        lambda: services.transfer_appeal(
+            appeal=appeal, actor=world["town_handler"], unit=world.other_village
+        ),
+        appeal,
+    )
 
 
 def test_redispatch_moves_the_appeal_and_the_old_unit_loses_it(world):
     appeal = in_progress(world)
-    services.redispatch_appeal(appeal=appeal, actor=world["dispatcher"], unit=world.dept,
-                               reason="属住建局职责")
+    services.redispatch_appeal(
+        appeal=appeal, actor=world["dispatcher"], unit=world.dept, reason="属住建局职责"
+    )
     appeal = reload(appeal)
     assert (appeal.status, appeal.lead_unit) == ("dispatched", world.dept)
-    refused("appeal_not_found",
-            lambda: services.accept_appeal(appeal=appeal, actor=world["town_handler"]), appeal)
+    refused(
+        "appeal_not_found",
+        lambda: services.accept_appeal(appeal=appeal, actor=world["town_handler"]),
+        appeal,
+    )
 
 
 def test_extension_request_approve_moves_deadline(world):
     with clock.replaying(datetime(2025, 11, 3, 9, 0, tzinfo=SH)):
         appeal = in_progress(world)
     assert appeal.due_at == datetime(2025, 11, 11, 0, 0, tzinfo=SH)
-    services.request_extension(appeal=appeal, actor=world["town_handler"], amount=3,
-                               unit="working_days", reason="需协调施工队")
-    refused("extension_pending",
-            lambda: services.request_extension(appeal=appeal, actor=world["town_handler"],
-                                               amount=1, unit="working_days", reason="再延"),
-            appeal)
+    services.request_extension(
+        appeal=appeal,
+        actor=world["town_handler"],
+        amount=3,
+        unit="working_days",
+        reason="需协调施工队",
+    )
+    refused(
+        "extension_pending",
+        lambda: services.request_extension(
+            appeal=appeal, actor=world["town_handler"], amount=1, unit="working_days", reason="再延"
+        ),
+        appeal,
+    )
     services.approve_extension(appeal=appeal, actor=world["supervisor"])
     # Mon 10th was the last day; 3 more working days: Tue 11, Wed 12, Thu 13 → end of Thu
     assert reload(appeal).due_at == datetime(2025, 11, 14, 0, 0, tzinfo=SH)
@@ -202,20 +235,26 @@ def test_extension_request_approve_moves_deadline(world):
 def test_extension_refused_leaves_deadline(world):
     appeal = in_progress(world)
     due = appeal.due_at
-    services.request_extension(appeal=appeal, actor=world["town_handler"], amount=3,
-                               unit="working_days", reason="需协调")
+    services.request_extension(
+        appeal=appeal, actor=world["town_handler"], amount=3, unit="working_days", reason="需协调"
+    )
     services.refuse_extension(appeal=appeal, actor=world["dispatcher"], reason="时限内可办")
     assert reload(appeal).due_at == due
     assert ExtensionRequest.objects.get().state == "refused"
-    refused("no_pending_extension",
-            lambda: services.approve_extension(appeal=appeal, actor=world["dispatcher"]), appeal)
+    refused(
+        "no_pending_extension",
+        lambda: services.approve_extension(appeal=appeal, actor=world["dispatcher"]),
+        appeal,
+    )
 
 
 def test_suspend_stops_the_clock(world):
     with clock.replaying(datetime(2025, 11, 3, 9, 0, tzinfo=SH)):
         appeal = in_progress(world)
     with clock.replaying(datetime(2025, 11, 5, 10, 0, tzinfo=SH)):  # Wednesday
-        services.suspend_appeal(appeal=appeal, actor=world["town_handler"], reason="等待群众补充材料")
+        services.suspend_appeal(
+            appeal=appeal, actor=world["town_handler"], reason="等待群众补充材料"
+        )
     assert reload(appeal).status == "suspended"
     with clock.replaying(datetime(2025, 11, 8, 10, 0, tzinfo=SH)):  # Saturday
         services.resume_appeal(appeal=appeal, actor=world["town_handler"])
@@ -242,8 +281,11 @@ def test_unsatisfied_reopens_once_then_stays_closed(world):
     services.rate_appeal(appeal=appeal, actor=world["agent"], rating="unsatisfied")
     appeal = reload(appeal)
     assert (appeal.status, appeal.reopen_count, appeal.rating) == ("closed", 1, "unsatisfied")
-    refused("already_rated",
-            lambda: services.rate_appeal(appeal=appeal, actor=None, rating="satisfied"), appeal)
+    refused(
+        "already_rated",
+        lambda: services.rate_appeal(appeal=appeal, actor=None, rating="satisfied"),
+        appeal,
+    )
 
 
 def test_direct_close_of_a_consultation(world):
@@ -257,9 +299,11 @@ def test_invalid_with_reason(world):
     appeal = submitted(world)
     services.invalidate_appeal(appeal=appeal, actor=world["dispatcher"], reason="骚扰电话")
     assert reload(appeal).status == "invalid"
-    refused("illegal_transition",
-            lambda: services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"],
-                                             unit=world.town), appeal)
+    refused(
+        "illegal_transition",
+        lambda: services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"], unit=world.town),
+        appeal,
+    )
 
 
 def test_merge_into_open_appeal(world):
@@ -268,17 +312,21 @@ def test_merge_into_open_appeal(world):
     services.merge_appeal(appeal=duplicate, actor=world["dispatcher"], into=first)
     duplicate = reload(duplicate)
     assert (duplicate.status, duplicate.merged_into_id) == ("merged", first.pk)
-    refused("merge_into_self",
-            lambda: services.merge_appeal(appeal=first, actor=world["dispatcher"], into=first),
-            first)
+    refused(
+        "merge_into_self",
+        lambda: services.merge_appeal(appeal=first, actor=world["dispatcher"], into=first),
+        first,
+    )
 
 
 def test_merge_into_closed_is_refused(world):
     done = closed(world)
     duplicate = submitted(world)
-    refused("merge_target_not_open",
-            lambda: services.merge_appeal(appeal=duplicate, actor=world["dispatcher"], into=done),
-            duplicate)
+    refused(
+        "merge_target_not_open",
+        lambda: services.merge_appeal(appeal=duplicate, actor=world["dispatcher"], into=done),
+        duplicate,
+    )
 
 
 def test_supplement_by_citizen_on_open_appeal(world):
@@ -292,18 +340,22 @@ def test_supplement_by_citizen_on_open_appeal(world):
     ("make", "call"),
     [
         (submitted, lambda w, a: services.approve_reply(appeal=a, actor=w["dispatcher"])),
-        (dispatched, lambda w, a: services.reply_appeal(appeal=a, actor=w["town_handler"],
-                                                         reply="x")),
+        (
+            dispatched,
+            lambda w, a: services.reply_appeal(appeal=a, actor=w["town_handler"], reply="x"),
+        ),
         (in_progress, lambda w, a: services.approve_reply(appeal=a, actor=w["dispatcher"])),
-        (in_progress, lambda w, a: services.rate_appeal(appeal=a, actor=None,
-                                                         rating="satisfied")),
-        (closed, lambda w, a: services.dispatch_appeal(appeal=a, actor=w["dispatcher"],
-                                                        unit=w.town)),
-        (closed, lambda w, a: services.suspend_appeal(appeal=a, actor=w["town_handler"],
-                                                       reason="x")),
+        (in_progress, lambda w, a: services.rate_appeal(appeal=a, actor=None, rating="satisfied")),
+        (
+            closed,
+            lambda w, a: services.dispatch_appeal(appeal=a, actor=w["dispatcher"], unit=w.town),
+        ),
+        (
+            closed,
+            lambda w, a: services.suspend_appeal(appeal=a, actor=w["town_handler"], reason="x"),
+        ),
         (closed, lambda w, a: services.add_supplement(appeal=a, actor=None, text="x")),
-        (replied, lambda w, a: services.direct_close_appeal(appeal=a, actor=w["agent"],
-                                                             reply="x")),
+        (replied, lambda w, a: services.direct_close_appeal(appeal=a, actor=w["agent"], reply="x")),
     ],
 )
 def test_illegal_transitions_change_nothing(world, make, call):

@@ -20,44 +20,91 @@ from tests.conftest import fresh
 pytestmark = pytest.mark.django_db
 
 USERS = [
-    "agent", "dispatcher", "supervisor", "admin", "auditor", "town_handler", "town_leader",
-    "village_handler", "other_handler", "other_leader", "dept_handler", "town_dispatcher",
+    "agent",
+    "dispatcher",
+    "supervisor",
+    "admin",
+    "auditor",
+    "town_handler",
+    "town_leader",
+    "village_handler",
+    "other_handler",
+    "other_leader",
+    "dept_handler",
+    "town_dispatcher",
 ]
 CENTER = {"agent", "dispatcher", "supervisor", "admin", "auditor", "town_dispatcher"}
 TOWN = {"town_handler", "town_leader"}
 
 ACTIONS = {
-    "dispatch": (submitted, lambda w, a, u: services.dispatch_appeal(appeal=a, actor=u,
-                                                                   unit=w.town),
-                 {"dispatcher", "admin", "town_dispatcher"}),
-    "direct_close": (submitted, lambda w, a, u: services.direct_close_appeal(
-        appeal=a, actor=u, reply="已解答"), {"agent", "dispatcher", "admin", "town_dispatcher"}),
-    "invalidate": (submitted, lambda w, a, u: services.invalidate_appeal(
-        appeal=a, actor=u, reason="重复来电"), {"dispatcher", "admin", "town_dispatcher"}),
+    "dispatch": (
+        submitted,
+        lambda w, a, u: services.dispatch_appeal(appeal=a, actor=u, unit=w.town),
+        {"dispatcher", "admin", "town_dispatcher"},
+    ),
+    "direct_close": (
+        submitted,
+        lambda w, a, u: services.direct_close_appeal(appeal=a, actor=u, reply="已解答"),
+        {"agent", "dispatcher", "admin", "town_dispatcher"},
+    ),
+    "invalidate": (
+        submitted,
+        lambda w, a, u: services.invalidate_appeal(appeal=a, actor=u, reason="重复来电"),
+        {"dispatcher", "admin", "town_dispatcher"},
+    ),
     "accept": (dispatched, lambda w, a, u: services.accept_appeal(appeal=a, actor=u), TOWN),
-    "return": (dispatched, lambda w, a, u: services.return_appeal(appeal=a, actor=u,
-                                                                 reason="非本单位职责"), TOWN),
-    "redispatch": (dispatched, lambda w, a, u: services.redispatch_appeal(
-        appeal=a, actor=u, unit=w.dept, reason="改派"), {"dispatcher", "admin",
-                                                         "town_dispatcher"}),
-    "reply": (in_progress, lambda w, a, u: services.reply_appeal(appeal=a, actor=u,
-                                                                reply="已处理"), TOWN),
-    "suspend": (in_progress, lambda w, a, u: services.suspend_appeal(appeal=a, actor=u,
-                                                                    reason="等待材料"), TOWN),
-    "request_extension": (in_progress, lambda w, a, u: services.request_extension(
-        appeal=a, actor=u, amount=2, unit="working_days", reason="需协调"), TOWN),
-    "transfer": (in_progress, lambda w, a, u: services.transfer_appeal(appeal=a, actor=u,
-                                                                      unit=w.village), TOWN),
-    "approve_reply": (replied, lambda w, a, u: services.approve_reply(appeal=a, actor=u),
-                      {"dispatcher", "supervisor", "admin", "town_dispatcher"}),
-    "rework": (replied, lambda w, a, u: services.rework_appeal(appeal=a, actor=u,
-                                                              reason="答非所问"),
-               {"dispatcher", "supervisor", "admin", "town_dispatcher"}),
-    "rate": (closed, lambda w, a, u: services.rate_appeal(appeal=a, actor=u,
-                                                         rating="satisfied"),
-             {"agent", "dispatcher", "admin", "town_dispatcher"}),
-    "reveal": (dispatched, lambda w, a, u: services.reveal_contact(appeal=a, actor=u),
-               {"agent", "dispatcher", "supervisor", "admin", "town_dispatcher", *TOWN}),
+    "return": (
+        dispatched,
+        lambda w, a, u: services.return_appeal(appeal=a, actor=u, reason="非本单位职责"),
+        TOWN,
+    ),
+    "redispatch": (
+        dispatched,
+        lambda w, a, u: services.redispatch_appeal(appeal=a, actor=u, unit=w.dept, reason="改派"),
+        {"dispatcher", "admin", "town_dispatcher"},
+    ),
+    "reply": (
+        in_progress,
+        lambda w, a, u: services.reply_appeal(appeal=a, actor=u, reply="已处理"),
+        TOWN,
+    ),
+    "suspend": (
+        in_progress,
+        lambda w, a, u: services.suspend_appeal(appeal=a, actor=u, reason="等待材料"),
+        TOWN,
+    ),
+    "request_extension": (
+        in_progress,
+        lambda w, a, u: services.request_extension(
+            appeal=a, actor=u, amount=2, unit="working_days", reason="需协调"
+        ),
+        TOWN,
+    ),
+    "transfer": (
+        in_progress,
+        lambda w, a, u: services.transfer_appeal(appeal=a, actor=u, unit=w.village),
+        TOWN,
+    ),
+    "approve_reply": (
+        replied,
+        lambda w, a, u: services.approve_reply(appeal=a, actor=u),
+        {"dispatcher", "supervisor", "admin", "town_dispatcher"},
+    ),
+    "rework": (
+        replied,
+        lambda w, a, u: services.rework_appeal(appeal=a, actor=u, reason="答非所问"),
+        {"dispatcher", "supervisor", "admin", "town_dispatcher"},
+    ),
+    "rate": (
+        closed,
+        lambda w, a, u: services.rate_appeal(appeal=a, actor=u, rating="satisfied"),
+        {"agent", "dispatcher", "admin", "town_dispatcher"},
+    ),
+    "reveal": (
+        dispatched,
+        lambda w, a, u: services.reveal_contact(appeal=a, actor=u),
+        {"agent", "dispatcher", "supervisor", "admin", "town_dispatcher", *TOWN},
+    ),
 }
 
 
@@ -92,7 +139,9 @@ def test_reveal_is_audited(world):
     record = AuditRecord.objects.filter(action="appeal.reveal_contact").latest("id")
     assert AuditRecord.objects.filter(action="appeal.reveal_contact").count() == before + 1
     assert (record.actor_id, record.target_id, record.data["purpose"]) == (
-        world["town_handler"].pk, str(appeal.pk), "回电"
+        world["town_handler"].pk,
+        str(appeal.pk),
+        "回电",
     )
 
 
@@ -100,19 +149,25 @@ def test_visible_to_matches_can_view(world):
     from minsheng.appeals.permissions import can_view
 
     appeals = [
-        submitted(world), dispatched(world), in_progress(world),
+        submitted(world),
+        dispatched(world),
+        in_progress(world),
         submitted(world, territory=world.other_village),
         dispatched(world, territory=world.other_village),
     ]
     services.transfer_appeal(appeal=appeals[2], actor=world["town_handler"], unit=world.village)
-    services.dispatch_appeal(appeal=appeals[3], actor=world["dispatcher"], unit=world.dept,
-                             co_units=[world.town])
+    services.dispatch_appeal(
+        appeal=appeals[3], actor=world["dispatcher"], unit=world.dept, co_units=[world.town]
+    )
     for name in USERS:
         user = fresh(world[name])
         by_query = set(appeals_for(user).values_list("pk", flat=True))
         by_predicate = {
-            a.pk for a in Appeal.objects.select_related("territory", "lead_unit")
-            .prefetch_related("assignments__unit") if can_view(user, a)
+            a.pk
+            for a in Appeal.objects.select_related("territory", "lead_unit").prefetch_related(
+                "assignments__unit"
+            )
+            if can_view(user, a)
         }
         assert by_query == by_predicate, name
 
@@ -120,11 +175,13 @@ def test_visible_to_matches_can_view(world):
 def test_scope_of_each_role(world):
     in_town = dispatched(world)
     elsewhere = dispatched(world, territory=world.other_village, actor=world["dispatcher"])
-    services.redispatch_appeal(appeal=elsewhere, actor=world["dispatcher"],
-                               unit=world.other_town, reason="属地")
+    services.redispatch_appeal(
+        appeal=elsewhere, actor=world["dispatcher"], unit=world.other_town, reason="属地"
+    )
     by_dept = submitted(world, territory=world.other_village, actor=world["dispatcher"])
-    services.dispatch_appeal(appeal=by_dept, actor=world["dispatcher"], unit=world.dept,
-                             co_units=[world.village])
+    services.dispatch_appeal(
+        appeal=by_dept, actor=world["dispatcher"], unit=world.dept, co_units=[world.village]
+    )
 
     def seen(name: str) -> set[int]:
         return set(appeals_for(fresh(world[name])).values_list("pk", flat=True))

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from minsheng.appeals import services, workflow
@@ -19,18 +20,21 @@ ACTORS = ["agent", "dispatcher", "supervisor", "town_handler", "village_handler"
 
 CALLS = {
     "dispatch": lambda w, a, u: services.dispatch_appeal(appeal=a, actor=u, unit=w.town),
-    "redispatch": lambda w, a, u: services.redispatch_appeal(appeal=a, actor=u, unit=w.town,
-                                                              reason="改派"),
+    "redispatch": lambda w, a, u: services.redispatch_appeal(
+        appeal=a, actor=u, unit=w.town, reason="改派"
+    ),
     "accept": lambda w, a, u: services.accept_appeal(appeal=a, actor=u),
     "return": lambda w, a, u: services.return_appeal(appeal=a, actor=u, reason="不属本单位"),
     "approve_return": lambda w, a, u: services.approve_return(appeal=a, actor=u),
     "reject_return": lambda w, a, u: services.reject_return(appeal=a, actor=u, reason="驳回"),
     "transfer": lambda w, a, u: services.transfer_appeal(appeal=a, actor=u, unit=w.village),
     "request_extension": lambda w, a, u: services.request_extension(
-        appeal=a, actor=u, amount=2, unit="working_days", reason="协调"),
+        appeal=a, actor=u, amount=2, unit="working_days", reason="协调"
+    ),
     "approve_extension": lambda w, a, u: services.approve_extension(appeal=a, actor=u),
-    "refuse_extension": lambda w, a, u: services.refuse_extension(appeal=a, actor=u,
-                                                                  reason="不同意"),
+    "refuse_extension": lambda w, a, u: services.refuse_extension(
+        appeal=a, actor=u, reason="不同意"
+    ),
     "suspend": lambda w, a, u: services.suspend_appeal(appeal=a, actor=u, reason="等待"),
     "resume": lambda w, a, u: services.resume_appeal(appeal=a, actor=u),
     "reply": lambda w, a, u: services.reply_appeal(appeal=a, actor=u, reply="已处理"),
@@ -53,13 +57,20 @@ def test_random_lifecycles_keep_invariants():
             self.now = clock.now()
             with clock.replaying(self.now):
                 self.appeal = services.submit_appeal(
-                    actor=world["agent"], channel="hotline", appeal_type="complaint",
-                    content="测试诉求", phone="13800000000", category=world.road,
+                    actor=world["agent"],
+                    channel="hotline",
+                    appeal_type="complaint",
+                    content="测试诉求",
+                    phone="13800000000",
+                    category=world.road,
                     territory=world.village,
                 )
 
-        @rule(name=st.sampled_from(sorted(CALLS)), who=st.sampled_from(ACTORS),
-              hours=st.integers(min_value=0, max_value=96))
+        @rule(
+            name=st.sampled_from(sorted(CALLS)),
+            who=st.sampled_from(ACTORS),
+            hours=st.integers(min_value=0, max_value=96),
+        )
         def act(self, name: str, who: str, hours: int) -> None:
             self.now += timedelta(hours=hours)
             before = Appeal.objects.get(pk=self.appeal.pk)
@@ -108,7 +119,9 @@ def test_random_lifecycles_keep_invariants():
             assert Appeal.objects.get(pk=self.appeal.pk).reopen_count <= 1
 
     Lifecycle.TestCase.settings = settings(
-        max_examples=40, stateful_step_count=25, deadline=None,
+        max_examples=40,
+        stateful_step_count=25,
+        deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     Lifecycle.TestCase().runTest()

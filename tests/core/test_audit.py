@@ -12,8 +12,13 @@ pytestmark = pytest.mark.django_db
 
 def _fill(n: int) -> list[AuditRecord]:
     return [
-        audit.record(actor=None, action="test.write", target_type="thing", target_id=str(i),
-                     data={"n": i, "text": "民生"})
+        audit.record(
+            actor=None,
+            action="test.write",
+            target_type="thing",
+            target_id=str(i),
+            data={"n": i, "text": "民生"},
+        )
         for i in range(n)
     ]
 

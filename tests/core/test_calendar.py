@@ -495,8 +495,10 @@ def test_seed_reports_the_years_seeded_and_skipped():
 
 def test_the_admin_lists_calendar_days_and_warns_about_missing_years(admin_client):
     with clock.replaying(at(2026, 11, 26, 12)):
-        response = admin_client.get("/admin/core/calendarday/?date__year=2026")
-        years = admin_client.get("/admin/core/calendaryear/")
+        response = admin_client.get(
+            "/admin/core/calendarday/?date__year=2026", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        years = admin_client.get("/admin/core/calendaryear/", HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 200
     assert years.status_code == 200

@@ -59,8 +59,17 @@ from .schemas import (
 public_router = Router(tags=["citizen"])
 staff_router = Router(tags=["staff"])
 
-ERRORS = {400: dict, 401: dict, 403: dict, 404: dict, 409: dict, 413: dict, 415: dict,
-          422: dict, 429: dict}
+ERRORS = {
+    400: dict,
+    401: dict,
+    403: dict,
+    404: dict,
+    409: dict,
+    413: dict,
+    415: dict,
+    422: dict,
+    429: dict,
+}
 
 
 class ErrorOut(Schema):
@@ -102,7 +111,8 @@ def _unit(unit_id: int) -> OrgUnit:
 
 def _user(request: HttpRequest) -> User:
     user = request.auth  # type: ignore[attr-defined]
-    assert isinstance(user, User)
+    if not isinstance(user, User):  # every staff route has an auth class; never None here
+        raise DomainError(CoreError.NOT_AUTHENTICATED)
     return user
 
 
@@ -119,15 +129,28 @@ def _phone_or_blank(phone: str) -> str:
 
 def _submit(actor: User | None, payload: CitizenSubmitIn | IntakeIn) -> tuple[int, dict[str, Any]]:
     appeal = services.submit_appeal(
-        actor=actor, channel=payload.channel, appeal_type=payload.appeal_type,
-        urgency=getattr(payload, "urgency", "normal"), content=payload.content,
-        title=payload.title, phone=payload.phone, name=payload.name,
-        anonymous=payload.anonymous, category=_category(payload.category_id),
-        territory=_territory(payload.territory_id), address=payload.address,
-        latitude=payload.latitude, longitude=payload.longitude, upload_tokens=payload.uploads,
+        actor=actor,
+        channel=payload.channel,
+        appeal_type=payload.appeal_type,
+        urgency=getattr(payload, "urgency", "normal"),
+        content=payload.content,
+        title=payload.title,
+        phone=payload.phone,
+        name=payload.name,
+        anonymous=payload.anonymous,
+        category=_category(payload.category_id),
+        territory=_territory(payload.territory_id),
+        address=payload.address,
+        latitude=payload.latitude,
+        longitude=payload.longitude,
+        upload_tokens=payload.uploads,
     )
-    body = {"id": appeal.pk, "tracking_code": appeal.tracking_code, "status": appeal.status,
-            "created_at": appeal.created_at.isoformat()}
+    body = {
+        "id": appeal.pk,
+        "tracking_code": appeal.tracking_code,
+        "status": appeal.status,
+        "created_at": appeal.created_at.isoformat(),
+    }
     return 201, body
 
 
@@ -143,19 +166,28 @@ def _idempotent(
 # ---------------------------------------------------------------- citizens
 
 
-@public_router.post("/uploads", response={201: UploadOut, **ERROR_RESPONSES},
-                    summary="Upload a photo or PDF (then name it in a submission)")
+@public_router.post(
+    "/uploads",
+    response={201: UploadOut, **ERROR_RESPONSES},
+    summary="Upload a photo or PDF (then name it in a submission)",
+)
 def upload(request: HttpRequest, file: File[UploadedFile]) -> Reply[dict[str, Any]]:
     ratelimit.hit("upload", ratelimit.client_address(request), limit=60)
     attachment = store_upload(data=file, original_name=file.name or "")
-    return Reply(201, {"upload_token": attachment.upload_token, "kind": attachment.kind,
-                       "size": attachment.size})
+    return Reply(
+        201,
+        {"upload_token": attachment.upload_token, "kind": attachment.kind, "size": attachment.size},
+    )
 
 
-@public_router.post("/appeals", response={201: SubmitOut, **ERROR_RESPONSES},
-                    summary="Submit an appeal (retry safely with Idempotency-Key)")
+@public_router.post(
+    "/appeals",
+    response={201: SubmitOut, **ERROR_RESPONSES},
+    summary="Submit an appeal (retry safely with Idempotency-Key)",
+)
 def submit(
-    request: HttpRequest, payload: CitizenSubmitIn,
+    request: HttpRequest,
+    payload: CitizenSubmitIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Reply[dict[str, Any]]:
     if payload.channel not in (Channel.WEB_PORTAL, Channel.MINI_PROGRAM):
@@ -164,8 +196,7 @@ def submit(
 
 
 def _tracked(request: HttpRequest, payload: TrackIn) -> Appeal:
-    ratelimit.hit("track", ratelimit.client_address(request),
-                  limit=settings.MINSHENG_TRACKING_RATE)
+    ratelimit.hit("track", ratelimit.client_address(request), limit=settings.MINSHENG_TRACKING_RATE)
     code = services.normalize_tracking_code(payload.tracking_code)
     try:
         phone = _phone_or_blank(payload.phone)
@@ -174,14 +205,20 @@ def _tracked(request: HttpRequest, payload: TrackIn) -> Appeal:
     return selectors.by_tracking(code, phone)
 
 
-@public_router.post("/appeals/track", response={200: TrackOut, **ERROR_RESPONSES},
-                    summary="Follow an appeal by tracking code and phone")
+@public_router.post(
+    "/appeals/track",
+    response={200: TrackOut, **ERROR_RESPONSES},
+    summary="Follow an appeal by tracking code and phone",
+)
 def track(request: HttpRequest, payload: TrackIn) -> dict[str, Any]:
     return presenters.public_view(_tracked(request, payload))
 
 
-@public_router.post("/appeals/supplement", response={200: TrackOut, **ERROR_RESPONSES},
-                    summary="Add information or photos to an open appeal")
+@public_router.post(
+    "/appeals/supplement",
+    response={200: TrackOut, **ERROR_RESPONSES},
+    summary="Add information or photos to an open appeal",
+)
 def supplement(request: HttpRequest, payload: SupplementIn) -> dict[str, Any]:
     appeal = _tracked(request, payload)
     services.add_supplement(
@@ -190,12 +227,18 @@ def supplement(request: HttpRequest, payload: SupplementIn) -> dict[str, Any]:
     return presenters.public_view(_tracked_again(appeal))
 
 
-@public_router.post("/appeals/rate", response={200: TrackOut, **ERROR_RESPONSES},
-                    summary="Rate the handling of a closed appeal")
+@public_router.post(
+    "/appeals/rate",
+    response={200: TrackOut, **ERROR_RESPONSES},
+    summary="Rate the handling of a closed appeal",
+)
 def rate(request: HttpRequest, payload: CitizenRateIn) -> dict[str, Any]:
     appeal = _tracked(request, payload)
     services.rate_appeal(
-        appeal=appeal, actor=None, rating=payload.rating, solved=payload.solved,
+        appeal=appeal,
+        actor=None,
+        rating=payload.rating,
+        solved=payload.solved,
         comment=payload.comment,
     )
     return presenters.public_view(_tracked_again(appeal))
@@ -221,8 +264,11 @@ class QueueQuery(Schema):
     limit: int = 50
 
 
-@staff_router.get("/appeals", response={200: AppealPage, **ERROR_RESPONSES},
-                  summary="My queue: appeals in my scope, newest first, keyset-paged")
+@staff_router.get(
+    "/appeals",
+    response={200: AppealPage, **ERROR_RESPONSES},
+    summary="My queue: appeals in my scope, newest first, keyset-paged",
+)
 def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, Any]:
     if not 1 <= query.limit <= 200:
         raise DomainError(CoreError.VALIDATION, {"field": "limit", "min": 1, "max": 200})
@@ -231,28 +277,42 @@ def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, An
     page = selectors.queue(
         _user(request),
         selectors.QueueFilter(
-            status=list(query.status), unit=query.unit_id, channel=list(query.channel),
-            appeal_type=list(query.appeal_type), category=query.category_id,
-            received_from=query.received_from, received_to=query.received_to, text=query.q,
+            status=list(query.status),
+            unit=query.unit_id,
+            channel=list(query.channel),
+            appeal_type=list(query.appeal_type),
+            category=query.category_id,
+            received_from=query.received_from,
+            received_to=query.received_to,
+            text=query.q,
         ),
-        cursor=query.cursor, limit=query.limit,
+        cursor=query.cursor,
+        limit=query.limit,
     )
-    return {"items": [presenters.list_item(a) for a in page.items],
-            "next_cursor": page.next_cursor}
+    return {"items": [presenters.list_item(a) for a in page.items], "next_cursor": page.next_cursor}
 
 
-@staff_router.get("/appeals/caller-history", response={200: list[AppealListItem], **ERROR_RESPONSES},
-                  summary="A caller's earlier appeals, by phone number (hotline intake)")
+@staff_router.get(
+    "/appeals/caller-history",
+    response={200: list[AppealListItem], **ERROR_RESPONSES},
+    summary="A caller's earlier appeals, by phone number (hotline intake)",
+)
 def caller_history(request: HttpRequest, phone: str) -> list[dict[str, Any]]:
     digits = services.normalize_phone(phone)
     return [presenters.list_item(a) for a in selectors.caller_history(_user(request), digits)]
 
 
-@staff_router.get("/appeals/suggestion", response={200: SuggestionOut, **ERROR_RESPONSES},
-                  summary="The dispatch catalogue's unit and the time limit for an appeal")
+@staff_router.get(
+    "/appeals/suggestion",
+    response={200: SuggestionOut, **ERROR_RESPONSES},
+    summary="The dispatch catalogue's unit and the time limit for an appeal",
+)
 def suggestion(
-    request: HttpRequest, category_id: int, territory_id: int | None = None,
-    appeal_type: AppealType = AppealType.COMPLAINT, urgency: str = "normal",
+    request: HttpRequest,
+    category_id: int,
+    territory_id: int | None = None,
+    appeal_type: AppealType = AppealType.COMPLAINT,
+    urgency: str = "normal",
 ) -> dict[str, Any]:
     category = _category(category_id)
     unit = suggest_unit(category=category, territory=_territory(territory_id))
@@ -269,15 +329,21 @@ def suggestion(
     }
 
 
-@staff_router.get("/appeals/{appeal_id}", response={200: AppealDetail, **ERROR_RESPONSES},
-                  summary="One appeal with its full timeline and the actions I may take")
+@staff_router.get(
+    "/appeals/{appeal_id}",
+    response={200: AppealDetail, **ERROR_RESPONSES},
+    summary="One appeal with its full timeline and the actions I may take",
+)
 def get_appeal(request: HttpRequest, appeal_id: int) -> dict[str, Any]:
     user = _user(request)
     return presenters.detail(user, selectors.appeal_detail(user, appeal_id))
 
 
-@staff_router.post("/appeals/{appeal_id}/reveal", response={200: ContactOut, **ERROR_RESPONSES},
-                   summary="Reveal the citizen's name and phone (audited)")
+@staff_router.post(
+    "/appeals/{appeal_id}/reveal",
+    response={200: ContactOut, **ERROR_RESPONSES},
+    summary="Reveal the citizen's name and phone (audited)",
+)
 def reveal(request: HttpRequest, appeal_id: int, payload: RevealIn) -> dict[str, str]:
     appeal = _visible(request, appeal_id)
     return services.reveal_contact(appeal=appeal, actor=_user(request), purpose=payload.purpose)
@@ -286,15 +352,20 @@ def reveal(request: HttpRequest, appeal_id: int, payload: RevealIn) -> dict[str,
 # ---------------------------------------------------------------- staff: intake
 
 
-@staff_router.post("/appeals", response={201: SubmitOut, **ERROR_RESPONSES},
-                   summary="Register an appeal on a citizen's behalf (hotline, visit, counter)")
+@staff_router.post(
+    "/appeals",
+    response={201: SubmitOut, **ERROR_RESPONSES},
+    summary="Register an appeal on a citizen's behalf (hotline, visit, counter)",
+)
 def intake(
-    request: HttpRequest, payload: IntakeIn,
+    request: HttpRequest,
+    payload: IntakeIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Reply[dict[str, Any]]:
     user = _user(request)
-    return Reply(*_idempotent(f"user:{user.pk}", idempotency_key, payload,
-                              lambda: _submit(user, payload)))
+    return Reply(
+        *_idempotent(f"user:{user.pk}", idempotency_key, payload, lambda: _submit(user, payload))
+    )
 
 
 # ---------------------------------------------------------------- staff: transitions
@@ -302,9 +373,14 @@ def intake(
 
 def _done(event: AppealEvent) -> dict[str, Any]:
     appeal = event.appeal
-    return {"id": appeal.pk, "status": appeal.status, "version": appeal.version,
-            "event_id": event.pk, "accept_due_at": appeal.accept_due_at,
-            "due_at": appeal.due_at}
+    return {
+        "id": appeal.pk,
+        "status": appeal.status,
+        "version": appeal.version,
+        "event_id": event.pk,
+        "accept_due_at": appeal.accept_due_at,
+        "due_at": appeal.due_at,
+    }
 
 
 def _transition(path: str, summary: str) -> Callable[[Callable[..., AppealEvent]], Any]:
@@ -318,8 +394,10 @@ def _transition(path: str, summary: str) -> Callable[[Callable[..., AppealEvent]
         view.__name__ = handler.__name__
         view.__signature__ = _signature_with_payload(handler)  # type: ignore[attr-defined]
         return staff_router.post(
-            f"/appeals/{{appeal_id}}/{path}", response={200: TransitionOut, **ERROR_RESPONSES},
-            summary=summary, operation_id=handler.__name__,
+            f"/appeals/{{appeal_id}}/{path}",
+            response={200: TransitionOut, **ERROR_RESPONSES},
+            summary=summary,
+            operation_id=handler.__name__,
         )(view)
 
     return register
@@ -329,8 +407,9 @@ def _signature_with_payload(handler: Callable[..., Any]) -> Any:
     import inspect
 
     params = [
-        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          annotation=HttpRequest),
+        inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HttpRequest
+        ),
         inspect.Parameter("appeal_id", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=int),
     ]
     payload = inspect.signature(handler).parameters.get("payload")
@@ -342,18 +421,23 @@ def _signature_with_payload(handler: Callable[..., Any]) -> Any:
 @_transition("dispatch", "派单 Dispatch to a lead unit (the catalogue's suggestion by default)")
 def dispatch(appeal: Appeal, user: User, payload: DispatchIn) -> AppealEvent:
     return services.dispatch_appeal(
-        appeal=appeal, actor=user,
+        appeal=appeal,
+        actor=user,
         unit=_unit(payload.unit_id) if payload.unit_id is not None else None,
         co_units=[_unit(u) for u in payload.co_unit_ids],
-        category=_category(payload.category_id), note=payload.note,
+        category=_category(payload.category_id),
+        note=payload.note,
     )
 
 
 @_transition("redispatch", "改派 Move to another unit")
 def redispatch(appeal: Appeal, user: User, payload: RedispatchIn) -> AppealEvent:
     return services.redispatch_appeal(
-        appeal=appeal, actor=user, unit=_unit(payload.unit_id),
-        co_units=[_unit(u) for u in payload.co_unit_ids], reason=payload.reason,
+        appeal=appeal,
+        actor=user,
+        unit=_unit(payload.unit_id),
+        co_units=[_unit(u) for u in payload.co_unit_ids],
+        reason=payload.reason,
     )
 
 
@@ -387,7 +471,10 @@ def transfer(appeal: Appeal, user: User, payload: TransferIn) -> AppealEvent:
 @_transition("request-extension", "申请延期 Request an extension")
 def request_extension(appeal: Appeal, user: User, payload: ExtensionIn) -> AppealEvent:
     services.request_extension(
-        appeal=appeal, actor=user, amount=payload.amount, unit=payload.unit,
+        appeal=appeal,
+        actor=user,
+        amount=payload.amount,
+        unit=payload.unit,
         reason=payload.reason,
     )
     return AppealEvent.objects.select_related("appeal").filter(appeal=appeal).latest("pk")
@@ -431,7 +518,10 @@ def rework(appeal: Appeal, user: User, payload: ReasonIn) -> AppealEvent:
 @_transition("rate", "回访 Record the citizen's rating (callback)")
 def rate_callback(appeal: Appeal, user: User, payload: StaffRateIn) -> AppealEvent:
     return services.rate_appeal(
-        appeal=appeal, actor=user, rating=payload.rating, solved=payload.solved,
+        appeal=appeal,
+        actor=user,
+        rating=payload.rating,
+        solved=payload.solved,
         comment=payload.comment,
     )
 

@@ -47,8 +47,14 @@ class Status(models.TextChoices):
 
 
 OPEN_STATUSES = frozenset(
-    {Status.RECEIVED, Status.DISPATCHED, Status.RETURNED, Status.IN_PROGRESS, Status.SUSPENDED,
-     Status.REPLIED}
+    {
+        Status.RECEIVED,
+        Status.DISPATCHED,
+        Status.RETURNED,
+        Status.IN_PROGRESS,
+        Status.SUSPENDED,
+        Status.REPLIED,
+    }
 )
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.INVALID, Status.MERGED})
 

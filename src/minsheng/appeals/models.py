@@ -28,7 +28,11 @@ class Category(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=60)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
         verbose_name=_("parent"),
     )
     level = models.PositiveSmallIntegerField(_("level"), default=1, editable=False)
@@ -59,9 +63,7 @@ class TimeLimit(models.Model):
     a child category beats its parent).
     """
 
-    appeal_type = models.CharField(
-        _("type"), max_length=20, choices=AppealType.choices, blank=True
-    )
+    appeal_type = models.CharField(_("type"), max_length=20, choices=AppealType.choices, blank=True)
     category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("category")
     )
@@ -91,7 +93,11 @@ class DispatchRule(models.Model):
 
     category = models.ForeignKey(Category, on_delete=models.CASCADE, verbose_name=_("category"))
     territory = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        OrgUnit,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
         verbose_name=_("territory"),
     )
     unit = models.ForeignKey(
@@ -102,9 +108,7 @@ class DispatchRule(models.Model):
         verbose_name = _("dispatch catalogue entry")
         verbose_name_plural = _("dispatch catalogue")
         constraints = [
-            models.UniqueConstraint(
-                fields=["category", "territory"], name="dispatch_rule_unique"
-            )
+            models.UniqueConstraint(fields=["category", "territory"], name="dispatch_rule_unique")
         ]
 
     def __str__(self) -> str:
@@ -128,7 +132,11 @@ class Appeal(models.Model):
         Category, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("category")
     )
     territory = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        OrgUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         verbose_name=_("place"),
     )
     address = models.CharField(_("address"), max_length=200, blank=True)
@@ -145,11 +153,18 @@ class Appeal(models.Model):
         _("status"), max_length=16, choices=Status.choices, default=Status.RECEIVED
     )
     lead_unit = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        OrgUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         verbose_name=_("lead unit"),
     )
     intake_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
 
@@ -205,6 +220,9 @@ class AppealAssignment(models.Model):
     class Meta:
         indexes = [models.Index(fields=["unit", "active"], name="assignment_unit_active")]
 
+    def __str__(self) -> str:
+        return f"{self.appeal_id} {self.role} {self.unit_id}"
+
 
 class AppealEvent(models.Model):
     """流转记录: one append-only step of an appeal's history; timelines and statistics read it."""
@@ -212,7 +230,10 @@ class AppealEvent(models.Model):
     appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     actor_kind = models.CharField(max_length=8, choices=ActorKind.choices)
@@ -233,6 +254,9 @@ class AppealEvent(models.Model):
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["appeal", "at"], name="event_appeal_at")]
 
+    def __str__(self) -> str:
+        return f"{self.appeal_id} {self.action} {self.at:%Y-%m-%d %H:%M}"
+
 
 class ExtensionRequest(models.Model):
     """延期申请: a lead unit asks for more time; the center approves or refuses."""
@@ -249,7 +273,10 @@ class ExtensionRequest(models.Model):
         max_length=10, choices=ExtensionState.choices, default=ExtensionState.PENDING
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -258,10 +285,14 @@ class ExtensionRequest(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["appeal"], condition=models.Q(state="pending"),
+                fields=["appeal"],
+                condition=models.Q(state="pending"),
                 name="one_pending_extension",
             )
         ]
+
+    def __str__(self) -> str:
+        return f"{self.appeal_id} +{self.amount} {self.unit} ({self.state})"
 
 
 class Attachment(models.Model):
@@ -282,10 +313,16 @@ class Attachment(models.Model):
     original_name = models.CharField(max_length=200, blank=True)
     uploaded_at = models.DateTimeField()
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
 
     class Meta:
         verbose_name = _("attachment")
         verbose_name_plural = _("attachments")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.size} B"

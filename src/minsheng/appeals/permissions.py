@@ -39,8 +39,14 @@ CENTER_ACTIONS: dict[Action, frozenset[Role]] = {
 # Actions of the lead unit's own staff.
 UNIT_ACTIONS = frozenset(
     {
-        Action.ACCEPT, Action.RETURN, Action.TRANSFER, Action.REQUEST_EXTENSION,
-        Action.SUSPEND, Action.RESUME, Action.REPLY, Action.REVEAL,
+        Action.ACCEPT,
+        Action.RETURN,
+        Action.TRANSFER,
+        Action.REQUEST_EXTENSION,
+        Action.SUSPEND,
+        Action.RESUME,
+        Action.REPLY,
+        Action.REVEAL,
     }
 )
 CENTER_VIEW_ROLES = frozenset(

@@ -13,11 +13,26 @@ from .models import Appeal
 
 # Actions a staff member may be offered on the detail page, in display order.
 STAFF_ACTIONS = [
-    Action.ACCEPT, Action.RETURN, Action.TRANSFER, Action.REQUEST_EXTENSION, Action.SUSPEND,
-    Action.RESUME, Action.REPLY, Action.DISPATCH, Action.REDISPATCH, Action.APPROVE_RETURN,
-    Action.REJECT_RETURN, Action.APPROVE_EXTENSION, Action.REFUSE_EXTENSION,
-    Action.APPROVE_REPLY, Action.REWORK, Action.RATE, Action.DIRECT_CLOSE, Action.INVALIDATE,
-    Action.MERGE, Action.SUPPLEMENT,
+    Action.ACCEPT,
+    Action.RETURN,
+    Action.TRANSFER,
+    Action.REQUEST_EXTENSION,
+    Action.SUSPEND,
+    Action.RESUME,
+    Action.REPLY,
+    Action.DISPATCH,
+    Action.REDISPATCH,
+    Action.APPROVE_RETURN,
+    Action.REJECT_RETURN,
+    Action.APPROVE_EXTENSION,
+    Action.REFUSE_EXTENSION,
+    Action.APPROVE_REPLY,
+    Action.REWORK,
+    Action.RATE,
+    Action.DIRECT_CLOSE,
+    Action.INVALIDATE,
+    Action.MERGE,
+    Action.SUPPLEMENT,
 ]
 
 
@@ -34,7 +49,8 @@ def list_item(appeal: Appeal) -> dict[str, Any]:
         "channel": appeal.channel,
         "appeal_type": appeal.appeal_type,
         "urgency": appeal.urgency,
-        "category": None if category is None
+        "category": None
+        if category is None
         else {"id": category.pk, "code": category.code, "name": category.name},
         "territory": unit_ref(appeal.territory),
         "lead_unit": unit_ref(appeal.lead_unit),
@@ -87,22 +103,41 @@ def detail(user: User, appeal: Appeal) -> dict[str, Any]:
         version=appeal.version,
         events=[
             {
-                "id": e.pk, "at": e.at, "action": e.action, "action_label": e.get_action_display(),
-                "actor": str(e.actor) if e.actor_id else None, "actor_kind": e.actor_kind,
-                "from_status": e.from_status, "to_status": e.to_status,
-                "unit": unit_ref(e.unit), "reason": e.reason,
-                "accept_due_at": e.accept_due_at, "due_at": e.due_at, "data": e.data,
+                "id": e.pk,
+                "at": e.at,
+                "action": e.action,
+                "action_label": e.get_action_display(),
+                "actor": str(e.actor) if e.actor_id else None,
+                "actor_kind": e.actor_kind,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "unit": unit_ref(e.unit),
+                "reason": e.reason,
+                "accept_due_at": e.accept_due_at,
+                "due_at": e.due_at,
+                "data": e.data,
             }
             for e in appeal.events.all()
         ],
         assignments=[
-            {"unit": unit_ref(a.unit), "role": a.role, "active": a.active,
-             "assigned_at": a.assigned_at}
+            {
+                "unit": unit_ref(a.unit),
+                "role": a.role,
+                "active": a.active,
+                "assigned_at": a.assigned_at,
+            }
             for a in appeal.assignments.all()
         ],
         extensions=[
-            {"id": x.pk, "amount": x.amount, "unit": x.unit, "reason": x.reason,
-             "state": x.state, "requested_at": x.requested_at, "decided_at": x.decided_at}
+            {
+                "id": x.pk,
+                "amount": x.amount,
+                "unit": x.unit,
+                "reason": x.reason,
+                "state": x.state,
+                "requested_at": x.requested_at,
+                "decided_at": x.decided_at,
+            }
             for x in appeal.extensions.all()
         ],
         attachments=[
@@ -127,12 +162,16 @@ def public_view(appeal: Appeal) -> dict[str, Any]:
         "reply": appeal.reply if appeal.status == Status.CLOSED else "",
         "closed_at": appeal.closed_at,
         "rating": appeal.rating,
-        "can_rate": appeal.status == Status.CLOSED and not appeal.rating
+        "can_rate": appeal.status == Status.CLOSED
+        and not appeal.rating
         and workflow.can_start(Action.RATE, appeal.status),
         "timeline": [
             {
-                "at": e.at, "action": e.action, "action_label": e.get_action_display(),
-                "status": e.to_status, "unit": e.unit.name if e.unit_id else None,
+                "at": e.at,
+                "action": e.action,
+                "action_label": e.get_action_display(),
+                "status": e.to_status,
+                "unit": e.unit.name if e.unit_id else None,
             }
             for e in appeal.public_events
         ],

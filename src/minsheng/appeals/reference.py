@@ -2,15 +2,93 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
+from django.db import transaction
 from django.db.models import Q
 
+from minsheng.core import audit
 from minsheng.core.errors import DomainError
 from minsheng.org.models import OrgUnit
 
 from .errors import AppealError
 from .models import Category, DispatchRule, TimeLimit
+
+
+@dataclass
+class _Memo:
+    """State of a bulk run (the demo seeder): reference rows read once, appeals it touched."""
+
+    units: dict[int, OrgUnit] = field(default_factory=dict)
+    categories: dict[int, Category] = field(default_factory=dict)
+    limits: list[TimeLimit] = field(default_factory=list)
+    rules: list[DispatchRule] = field(default_factory=list)
+    answers: dict[Any, Any] = field(default_factory=dict)
+    appeals: dict[int, Any] = field(default_factory=dict)
+
+
+_memo: contextvars.ContextVar[_Memo | None] = contextvars.ContextVar("reference_memo", default=None)
+
+
+@contextmanager
+def bulk_session() -> Iterator[None]:
+    """A bulk run inside one transaction that holds the database's write lock throughout.
+
+    Reference data is read once (the run changes none of it), appeals are kept in memory
+    between steps (no other writer can touch them meanwhile; the version guard on every
+    update still checks), and audit records are chained in memory and written at the end.
+    Used by the demo seeder to replay a year through the service functions quickly.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("bulk_session() must run inside a transaction")
+    categories = {c.pk: c for c in Category.objects.all()}
+    for category in categories.values():
+        if category.parent_id is not None:
+            category.parent = categories[category.parent_id]
+    units = {u.pk: u for u in OrgUnit.objects.all()}
+    memo = _Memo(
+        units=units,
+        categories=categories,
+        limits=list(TimeLimit.objects.all()),
+        rules=list(DispatchRule.objects.all()),
+    )
+    for rule in memo.rules:
+        rule.unit = units[rule.unit_id]
+    token = _memo.set(memo)
+    try:
+        with audit.buffered():
+            yield
+    finally:
+        _memo.reset(token)
+
+
+def remember_appeal(appeal: Any) -> None:
+    memo = _memo.get()
+    if memo is not None:
+        memo.appeals[appeal.pk] = appeal
+
+
+def remembered_appeal(pk: int) -> Any:
+    memo = _memo.get()
+    return None if memo is None else memo.appeals.get(pk)
+
+
+def cached_unit(unit_id: int | None) -> OrgUnit | None:
+    memo = _memo.get()
+    return None if memo is None or unit_id is None else memo.units.get(unit_id)
+
+
+def cached_category(category_id: int | None) -> Category | None:
+    memo = _memo.get()
+    return None if memo is None or category_id is None else memo.categories.get(category_id)
+
+
+def is_memoized() -> bool:
+    return _memo.get() is not None
 
 
 @dataclass(frozen=True)
@@ -27,13 +105,26 @@ def resolve_time_limit(*, appeal_type: str, category: Category | None, urgency: 
     Urgency ranks first because a critical matter (a gas leak) must get hours, whatever the
     category's ordinary limit in working days.
     """
+    memo = _memo.get()
+    key = ("limit", appeal_type, category.pk if category else None, urgency)
+    if memo is not None and key in memo.answers:
+        return memo.answers[key]
     lineage = category.lineage() if category else []
     depth = {c.pk: len(lineage) - i for i, c in enumerate(lineage)}
-    rows = TimeLimit.objects.filter(
-        Q(appeal_type="") | Q(appeal_type=appeal_type),
-        Q(category__isnull=True) | Q(category_id__in=list(depth)),
-        Q(urgency="") | Q(urgency=urgency),
-    )
+    if memo is not None:
+        rows: Any = [
+            row
+            for row in memo.limits
+            if row.appeal_type in ("", appeal_type)
+            and row.urgency in ("", urgency)
+            and (row.category_id is None or row.category_id in depth)
+        ]
+    else:
+        rows = TimeLimit.objects.filter(
+            Q(appeal_type="") | Q(appeal_type=appeal_type),
+            Q(category__isnull=True) | Q(category_id__in=list(depth)),
+            Q(urgency="") | Q(urgency=urgency),
+        )
 
     def score(row: TimeLimit) -> tuple[int, int, int]:
         return (
@@ -46,10 +137,16 @@ def resolve_time_limit(*, appeal_type: str, category: Category | None, urgency: 
     if best is None:
         raise DomainError(
             AppealError.NO_TIME_LIMIT,
-            {"appeal_type": appeal_type, "urgency": urgency,
-             "category": category.code if category else None},
+            {
+                "appeal_type": appeal_type,
+                "urgency": urgency,
+                "category": category.code if category else None,
+            },
         )
-    return Limits(best.accept_amount, best.accept_unit, best.complete_amount, best.complete_unit)
+    limits = Limits(best.accept_amount, best.accept_unit, best.complete_amount, best.complete_unit)
+    if memo is not None:
+        memo.answers[key] = limits
+    return limits
 
 
 def suggest_unit(*, category: Category | None, territory: OrgUnit | None) -> OrgUnit | None:
@@ -58,13 +155,24 @@ def suggest_unit(*, category: Category | None, territory: OrgUnit | None) -> Org
         return None
     lineage = category.lineage()
     territory_ids = territory.ancestors_and_self_ids() if territory else []
-    rules = list(
-        DispatchRule.objects.filter(
-            Q(territory__isnull=True) | Q(territory_id__in=territory_ids),
-            category_id__in=[c.pk for c in lineage],
-            unit__is_active=True,
-        ).select_related("unit")
-    )
+    memo = _memo.get()
+    if memo is not None:
+        wanted = {c.pk for c in lineage}
+        rules = [
+            rule
+            for rule in memo.rules
+            if rule.category_id in wanted
+            and rule.unit.is_active
+            and (rule.territory_id is None or rule.territory_id in territory_ids)
+        ]
+    else:
+        rules = list(
+            DispatchRule.objects.filter(
+                Q(territory__isnull=True) | Q(territory_id__in=territory_ids),
+                category_id__in=[c.pk for c in lineage],
+                unit__is_active=True,
+            ).select_related("unit")
+        )
     if not rules:
         return None
     category_rank = {c.pk: i for i, c in enumerate(lineage)}  # 0 = the category itself
@@ -72,7 +180,11 @@ def suggest_unit(*, category: Category | None, territory: OrgUnit | None) -> Org
 
     def rank(rule: DispatchRule) -> tuple[int, int]:
         # Lower is better: the nearer category first, then the innermost territory.
-        t = territory_rank.get(rule.territory_id, 0) if rule.territory_id else len(territory_ids) + 1
+        t = (
+            territory_rank.get(rule.territory_id, 0)
+            if rule.territory_id
+            else len(territory_ids) + 1
+        )
         return (category_rank[rule.category_id], t)
 
     return min(rules, key=rank).unit

@@ -87,7 +87,9 @@ def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit:
     if filters.text:
         text = filters.text.strip()
         qs = qs.filter(
-            Q(content__icontains=text) | Q(title__icontains=text) | Q(address__icontains=text)
+            Q(content__icontains=text)
+            | Q(title__icontains=text)
+            | Q(address__icontains=text)
             | Q(tracking_code=text.upper())
         )
     if cursor:
@@ -109,7 +111,9 @@ def appeal_detail(user: User, appeal_id: int) -> Appeal:
                 "events",
                 queryset=AppealEvent.objects.select_related("actor", "unit").order_by("at", "pk"),
             ),
-            "assignments__unit", "extensions", "attachments",
+            "assignments__unit",
+            "extensions",
+            "attachments",
         )
         .filter(pk=appeal_id)
         .first()

@@ -20,7 +20,7 @@ from minsheng.core import audit, calendar, clock
 from minsheng.core.errors import DomainError
 from minsheng.org.models import OrgUnit, User
 
-from . import permissions, workflow
+from . import permissions, reference, workflow
 from .choices import (
     Action,
     ActorKind,
@@ -75,15 +75,23 @@ def _require(text: str, field: str = "reason", max_length: int = REASON_MAX) -> 
 
 
 def _lock(appeal: Appeal | int) -> Appeal:
+    """Re-read the appeal under a row lock: every check below sees the committed state."""
     pk = appeal if isinstance(appeal, int) else appeal.pk
-    try:
-        return (
-            Appeal.objects.select_for_update(of=("self",))
-            .select_related("territory", "lead_unit", "category")
-            .get(pk=pk)
-        )
-    except Appeal.DoesNotExist:
-        raise DomainError(AppealError.NOT_FOUND) from None
+    kept = reference.remembered_appeal(pk)
+    if kept is not None:
+        return kept  # bulk run holding the write lock: the in-memory row is the current one
+    query = Appeal.objects.select_for_update(of=("self",))
+    if not reference.is_memoized():
+        query = query.select_related("territory", "lead_unit", "category")
+    locked = query.filter(pk=pk).first()
+    if locked is None:
+        raise DomainError(AppealError.NOT_FOUND)
+    if reference.is_memoized():
+        locked.territory = reference.cached_unit(locked.territory_id)
+        locked.lead_unit = reference.cached_unit(locked.lead_unit_id)
+        locked.category = reference.cached_category(locked.category_id)
+        reference.remember_appeal(locked)
+    return locked
 
 
 def _check(actor: User | None, action: Action, appeal: Appeal) -> None:
@@ -100,8 +108,14 @@ def _check(actor: User | None, action: Action, appeal: Appeal) -> None:
 
 
 def _record(
-    appeal: Appeal, action: Action, actor: User | None, *, from_status: str,
-    changed: Sequence[str] = (), unit: OrgUnit | None = None, reason: str = "",
+    appeal: Appeal,
+    action: Action,
+    actor: User | None,
+    *,
+    from_status: str,
+    changed: Sequence[str] = (),
+    unit: OrgUnit | None = None,
+    reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> AppealEvent:
     """Save the changed fields under the version guard, then append the event and audit row."""
@@ -114,30 +128,56 @@ def _record(
         raise DomainError(AppealError.CONCURRENT_CHANGE)
     appeal.version += 1
     event = AppealEvent.objects.create(
-        appeal=appeal, at=now, actor=actor,
+        appeal=appeal,
+        at=now,
+        actor=actor,
         actor_kind=ActorKind.STAFF if actor is not None else ActorKind.CITIZEN,
-        action=action, from_status=from_status, to_status=appeal.status, unit=unit,
-        reason=reason, accept_due_at=appeal.accept_due_at, due_at=appeal.due_at,
-        data=data or {}, is_public=action in workflow.PUBLIC_ACTIONS,
+        action=action,
+        from_status=from_status,
+        to_status=appeal.status,
+        unit=unit,
+        reason=reason,
+        accept_due_at=appeal.accept_due_at,
+        due_at=appeal.due_at,
+        data=data or {},
+        is_public=action in workflow.PUBLIC_ACTIONS,
     )
     audit.record(
         actor=actor if actor is not None else audit.CITIZEN,
-        action=f"appeal.{action.value}", target=appeal,
-        data={"from": from_status, "to": appeal.status, "unit": unit.pk if unit else None,
-              "event": event.pk, **({"reason": reason} if reason else {})},
+        action=f"appeal.{action.value}",
+        target=appeal,
+        data={
+            "from": from_status,
+            "to": appeal.status,
+            "unit": unit.pk if unit else None,
+            "event": event.pk,
+            **({"reason": reason} if reason else {}),
+        },
     )
     return event
 
 
 def _move(
-    appeal: Appeal, action: Action, actor: User | None, *, changed: Sequence[str] = (),
-    unit: OrgUnit | None = None, reason: str = "", data: dict[str, Any] | None = None,
+    appeal: Appeal,
+    action: Action,
+    actor: User | None,
+    *,
+    changed: Sequence[str] = (),
+    unit: OrgUnit | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
 ) -> AppealEvent:
     from_status = appeal.status
     appeal.status = workflow.target_status(action, from_status)
     return _record(
-        appeal, action, actor, from_status=from_status, changed=("status", *changed),
-        unit=unit, reason=reason, data=data,
+        appeal,
+        action,
+        actor,
+        from_status=from_status,
+        changed=("status", *changed),
+        unit=unit,
+        reason=reason,
+        data=data,
     )
 
 
@@ -161,7 +201,8 @@ def _set_assignments(appeal: Appeal, lead: OrgUnit, co_units: Sequence[OrgUnit])
         [AppealAssignment(appeal=appeal, unit=lead, role=AssignmentRole.LEAD, assigned_at=now)]
         + [
             AppealAssignment(appeal=appeal, unit=u, role=AssignmentRole.CO, assigned_at=now)
-            for u in co_units if u.pk != lead.pk
+            for u in co_units
+            if u.pk != lead.pk
         ]
     )
 
@@ -182,8 +223,14 @@ def _start_clock(appeal: Appeal, *, restart_completion: bool) -> None:
     appeal.accepted_at = None
 
 
-_CLOCK_FIELDS = ("accept_due_at", "due_at", "limit_amount", "limit_unit", "dispatched_at",
-                 "accepted_at")
+_CLOCK_FIELDS = (
+    "accept_due_at",
+    "due_at",
+    "limit_amount",
+    "limit_unit",
+    "dispatched_at",
+    "accepted_at",
+)
 
 
 # ---------------------------------------------------------------- intake
@@ -191,11 +238,22 @@ _CLOCK_FIELDS = ("accept_due_at", "due_at", "limit_amount", "limit_unit", "dispa
 
 @transaction.atomic
 def submit_appeal(
-    *, actor: User | None, channel: Channel | str, appeal_type: AppealType | str,
-    content: str, phone: str = "", name: str = "", anonymous: bool = False,
-    title: str = "", category: Category | None = None, territory: OrgUnit | None = None,
-    address: str = "", latitude: Decimal | None = None, longitude: Decimal | None = None,
-    urgency: Urgency | str = Urgency.NORMAL, upload_tokens: Sequence[str] = (),
+    *,
+    actor: User | None,
+    channel: Channel | str,
+    appeal_type: AppealType | str,
+    content: str,
+    phone: str = "",
+    name: str = "",
+    anonymous: bool = False,
+    title: str = "",
+    category: Category | None = None,
+    territory: OrgUnit | None = None,
+    address: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    urgency: Urgency | str = Urgency.NORMAL,
+    upload_tokens: Sequence[str] = (),
 ) -> Appeal:
     """受理: a citizen's own submission (``actor=None``) or staff intake on their behalf."""
     channel = Channel(channel)
@@ -215,15 +273,27 @@ def submit_appeal(
     if category is not None and not category.is_active:
         raise DomainError(AppealError.UNKNOWN_CATEGORY, {"category": category.pk})
     appeal = Appeal.objects.create(
-        tracking_code=new_tracking_code(), channel=channel, appeal_type=AppealType(appeal_type),
-        urgency=Urgency(urgency), category=category, territory=territory,
-        address=address.strip(), latitude=latitude, longitude=longitude, title=title.strip(),
-        content=content, citizen_name="" if anonymous else name.strip(),
-        citizen_phone=phone_digits, is_anonymous=anonymous, status=Status.RECEIVED,
-        intake_by=actor, created_at=clock.now(),
+        tracking_code=new_tracking_code(),
+        channel=channel,
+        appeal_type=AppealType(appeal_type),
+        urgency=Urgency(urgency),
+        category=category,
+        territory=territory,
+        address=address.strip(),
+        latitude=latitude,
+        longitude=longitude,
+        title=title.strip(),
+        content=content,
+        citizen_name="" if anonymous else name.strip(),
+        citizen_phone=phone_digits,
+        is_anonymous=anonymous,
+        status=Status.RECEIVED,
+        intake_by=actor,
+        created_at=clock.now(),
     )
     _attach(appeal, upload_tokens)
     _record(appeal, Action.SUBMIT, actor, from_status="", data={"channel": channel})
+    reference.remember_appeal(appeal)
     return appeal
 
 
@@ -238,9 +308,7 @@ def _attach(appeal: Appeal, upload_tokens: Sequence[str]) -> int:
             {"max": settings.MINSHENG_ATTACHMENTS_PER_APPEAL},
         )
     found = list(
-        Attachment.objects.select_for_update().filter(
-            upload_token__in=tokens, appeal__isnull=True
-        )
+        Attachment.objects.select_for_update().filter(upload_token__in=tokens, appeal__isnull=True)
     )
     if len(found) != len(tokens):
         missing = sorted(set(tokens) - {a.upload_token for a in found})
@@ -270,8 +338,12 @@ def add_supplement(
 
 @transaction.atomic
 def dispatch_appeal(
-    *, appeal: Appeal | int, actor: User, unit: OrgUnit | int | None = None,
-    co_units: Sequence[OrgUnit] = (), category: Category | None = None,
+    *,
+    appeal: Appeal | int,
+    actor: User,
+    unit: OrgUnit | int | None = None,
+    co_units: Sequence[OrgUnit] = (),
+    category: Category | None = None,
     note: str = "",
 ) -> AppealEvent:
     """派单: send to a lead unit (the catalogue's suggestion if none is named) with deadlines."""
@@ -280,7 +352,8 @@ def dispatch_appeal(
     if category is not None:
         appeal.category = category
     lead = _handling_unit(
-        unit if unit is not None
+        unit
+        if unit is not None
         else suggest_unit(category=appeal.category, territory=appeal.territory)
     )
     co = [_handling_unit(u) for u in co_units]
@@ -288,15 +361,24 @@ def dispatch_appeal(
     _start_clock(appeal, restart_completion=True)
     _set_assignments(appeal, lead, co)
     return _move(
-        appeal, Action.DISPATCH, actor, changed=("lead_unit", "category", *_CLOCK_FIELDS),
-        unit=lead, reason=note.strip(), data={"co_units": [u.pk for u in co]},
+        appeal,
+        Action.DISPATCH,
+        actor,
+        changed=("lead_unit", "category", *_CLOCK_FIELDS),
+        unit=lead,
+        reason=note.strip(),
+        data={"co_units": [u.pk for u in co]},
     )
 
 
 @transaction.atomic
 def redispatch_appeal(
-    *, appeal: Appeal | int, actor: User, unit: OrgUnit | int,
-    co_units: Sequence[OrgUnit] = (), reason: str,
+    *,
+    appeal: Appeal | int,
+    actor: User,
+    unit: OrgUnit | int,
+    co_units: Sequence[OrgUnit] = (),
+    reason: str,
 ) -> AppealEvent:
     """改派: the center moves a dispatched or accepted appeal to another unit; clocks restart."""
     appeal = _lock(appeal)
@@ -308,8 +390,13 @@ def redispatch_appeal(
     _start_clock(appeal, restart_completion=True)
     _set_assignments(appeal, lead, co)
     return _move(
-        appeal, Action.REDISPATCH, actor, changed=("lead_unit", *_CLOCK_FIELDS), unit=lead,
-        reason=reason, data={"co_units": [u.pk for u in co]},
+        appeal,
+        Action.REDISPATCH,
+        actor,
+        changed=("lead_unit", *_CLOCK_FIELDS),
+        unit=lead,
+        reason=reason,
+        data={"co_units": [u.pk for u in co]},
     )
 
 
@@ -326,8 +413,12 @@ def approve_return(*, appeal: Appeal | int, actor: User, note: str = "") -> Appe
         active=False, ended_at=clock.now()
     )
     return _move(
-        appeal, Action.APPROVE_RETURN, actor, changed=("lead_unit", "accept_due_at", "due_at"),
-        unit=previous, reason=note.strip(),
+        appeal,
+        Action.APPROVE_RETURN,
+        actor,
+        changed=("lead_unit", "accept_due_at", "due_at"),
+        unit=previous,
+        reason=note.strip(),
     )
 
 
@@ -339,7 +430,11 @@ def reject_return(*, appeal: Appeal | int, actor: User, reason: str) -> AppealEv
     reason = _require(reason)
     _start_clock(appeal, restart_completion=False)
     return _move(
-        appeal, Action.REJECT_RETURN, actor, changed=_CLOCK_FIELDS, unit=appeal.lead_unit,
+        appeal,
+        Action.REJECT_RETURN,
+        actor,
+        changed=_CLOCK_FIELDS,
+        unit=appeal.lead_unit,
         reason=reason,
     )
 
@@ -354,8 +449,11 @@ def direct_close_appeal(*, appeal: Appeal | int, actor: User, reply: str) -> App
     appeal.replied_at = appeal.closed_at = now
     appeal.closed_on_time = True
     return _move(
-        appeal, Action.DIRECT_CLOSE, actor,
-        changed=("reply", "replied_at", "closed_at", "closed_on_time"), reason=appeal.reply,
+        appeal,
+        Action.DIRECT_CLOSE,
+        actor,
+        changed=("reply", "replied_at", "closed_at", "closed_on_time"),
+        reason=appeal.reply,
     )
 
 
@@ -393,8 +491,12 @@ def merge_appeal(
         active=False, ended_at=appeal.closed_at
     )
     return _move(
-        appeal, Action.MERGE, actor, changed=("merged_into", "closed_at"),
-        reason=reason.strip(), data={"into": target.pk, "into_code": target.tracking_code},
+        appeal,
+        Action.MERGE,
+        actor,
+        changed=("merged_into", "closed_at"),
+        reason=reason.strip(),
+        data={"into": target.pk, "into_code": target.tracking_code},
     )
 
 
@@ -418,7 +520,11 @@ def return_appeal(*, appeal: Appeal | int, actor: User, reason: str) -> AppealEv
     reason = _require(reason)
     appeal.return_count += 1
     return _move(
-        appeal, Action.RETURN, actor, changed=("return_count",), unit=appeal.lead_unit,
+        appeal,
+        Action.RETURN,
+        actor,
+        changed=("return_count",),
+        unit=appeal.lead_unit,
         reason=reason,
     )
 
@@ -434,7 +540,8 @@ def transfer_appeal(
     appeal = _lock(appeal)
     _check(actor, Action.TRANSFER, appeal)
     target = _handling_unit(unit)
-    assert appeal.lead_unit is not None  # dispatched or in progress always has one
+    if appeal.lead_unit is None:  # cannot happen in dispatched/in progress; refuse, never crash
+        raise DomainError(AppealError.ILLEGAL_TRANSITION, {"action": "transfer"})
     if target.pk == appeal.lead_unit.pk or not target.path.startswith(appeal.lead_unit.path):
         raise DomainError(AppealError.TRANSFER_OUT_OF_SUBTREE, {"unit": target.pk})
     co = [a.unit for a in appeal.assignments.filter(active=True, role="co").select_related("unit")]
@@ -442,7 +549,11 @@ def transfer_appeal(
     _start_clock(appeal, restart_completion=False)
     _set_assignments(appeal, target, co)
     return _move(
-        appeal, Action.TRANSFER, actor, changed=("lead_unit", *_CLOCK_FIELDS), unit=target,
+        appeal,
+        Action.TRANSFER,
+        actor,
+        changed=("lead_unit", *_CLOCK_FIELDS),
+        unit=target,
         reason=note.strip(),
     )
 
@@ -460,11 +571,19 @@ def request_extension(
     if appeal.extensions.filter(state=ExtensionState.PENDING).exists():
         raise DomainError(AppealError.EXTENSION_PENDING)
     request = ExtensionRequest.objects.create(
-        appeal=appeal, requested_by=actor, requested_at=clock.now(), amount=amount,
-        unit=TimeUnit(unit), reason=reason,
+        appeal=appeal,
+        requested_by=actor,
+        requested_at=clock.now(),
+        amount=amount,
+        unit=TimeUnit(unit),
+        reason=reason,
     )
     _move(
-        appeal, Action.REQUEST_EXTENSION, actor, unit=appeal.lead_unit, reason=reason,
+        appeal,
+        Action.REQUEST_EXTENSION,
+        actor,
+        unit=appeal.lead_unit,
+        reason=reason,
         data={"amount": amount, "unit": str(unit), "request": request.pk},
     )
     return request
@@ -483,7 +602,8 @@ def approve_extension(*, appeal: Appeal | int, actor: User, note: str = "") -> A
     appeal = _lock(appeal)
     _check(actor, Action.APPROVE_EXTENSION, appeal)
     request = _pending_extension(appeal)
-    assert appeal.due_at is not None
+    if appeal.due_at is None:
+        raise DomainError(AppealError.ILLEGAL_TRANSITION, {"action": "approve_extension"})
     old_due = appeal.due_at
     appeal.due_at = calendar.extend(appeal.due_at, request.amount, request.unit)
     request.state = ExtensionState.APPROVED
@@ -491,10 +611,18 @@ def approve_extension(*, appeal: Appeal | int, actor: User, note: str = "") -> A
     request.decision_reason = note.strip()
     request.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
     return _move(
-        appeal, Action.APPROVE_EXTENSION, actor, changed=("due_at",), unit=appeal.lead_unit,
+        appeal,
+        Action.APPROVE_EXTENSION,
+        actor,
+        changed=("due_at",),
+        unit=appeal.lead_unit,
         reason=note.strip(),
-        data={"request": request.pk, "from_due": old_due.isoformat(),
-              "amount": request.amount, "unit": request.unit},
+        data={
+            "request": request.pk,
+            "from_due": old_due.isoformat(),
+            "amount": request.amount,
+            "unit": request.unit,
+        },
     )
 
 
@@ -510,7 +638,11 @@ def refuse_extension(*, appeal: Appeal | int, actor: User, reason: str) -> Appea
     request.decision_reason = reason
     request.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
     return _move(
-        appeal, Action.REFUSE_EXTENSION, actor, unit=appeal.lead_unit, reason=reason,
+        appeal,
+        Action.REFUSE_EXTENSION,
+        actor,
+        unit=appeal.lead_unit,
+        reason=reason,
         data={"request": request.pk},
     )
 
@@ -523,7 +655,11 @@ def suspend_appeal(*, appeal: Appeal | int, actor: User, reason: str) -> AppealE
     reason = _require(reason)
     appeal.suspended_at = clock.now()
     return _move(
-        appeal, Action.SUSPEND, actor, changed=("suspended_at",), unit=appeal.lead_unit,
+        appeal,
+        Action.SUSPEND,
+        actor,
+        changed=("suspended_at",),
+        unit=appeal.lead_unit,
         reason=reason,
     )
 
@@ -533,7 +669,8 @@ def resume_appeal(*, appeal: Appeal | int, actor: User, note: str = "") -> Appea
     """恢复: the clock runs again; deadlines move by the time spent suspended."""
     appeal = _lock(appeal)
     _check(actor, Action.RESUME, appeal)
-    assert appeal.suspended_at is not None and appeal.due_at is not None
+    if appeal.suspended_at is None or appeal.due_at is None:
+        raise DomainError(AppealError.ILLEGAL_TRANSITION, {"action": "resume"})
     now = clock.now()
     suspended_from = appeal.suspended_at
     appeal.due_at = calendar.resume_deadline(
@@ -541,8 +678,13 @@ def resume_appeal(*, appeal: Appeal | int, actor: User, note: str = "") -> Appea
     )
     appeal.suspended_at = None
     return _move(
-        appeal, Action.RESUME, actor, changed=("due_at", "suspended_at"), unit=appeal.lead_unit,
-        reason=note.strip(), data={"suspended_from": suspended_from.isoformat()},
+        appeal,
+        Action.RESUME,
+        actor,
+        changed=("due_at", "suspended_at"),
+        unit=appeal.lead_unit,
+        reason=note.strip(),
+        data={"suspended_from": suspended_from.isoformat()},
     )
 
 
@@ -554,7 +696,11 @@ def reply_appeal(*, appeal: Appeal | int, actor: User, reply: str) -> AppealEven
     appeal.reply = _require(reply, "reply", CONTENT_MAX)
     appeal.replied_at = clock.now()
     return _move(
-        appeal, Action.REPLY, actor, changed=("reply", "replied_at"), unit=appeal.lead_unit,
+        appeal,
+        Action.REPLY,
+        actor,
+        changed=("reply", "replied_at"),
+        unit=appeal.lead_unit,
     )
 
 
@@ -571,8 +717,12 @@ def approve_reply(*, appeal: Appeal | int, actor: User, note: str = "") -> Appea
         appeal.due_at and appeal.replied_at and appeal.replied_at <= appeal.due_at
     )
     return _move(
-        appeal, Action.APPROVE_REPLY, actor, changed=("closed_at", "closed_on_time"),
-        unit=appeal.lead_unit, reason=note.strip(),
+        appeal,
+        Action.APPROVE_REPLY,
+        actor,
+        changed=("closed_at", "closed_on_time"),
+        unit=appeal.lead_unit,
+        reason=note.strip(),
     )
 
 
@@ -587,7 +737,11 @@ def rework_appeal(*, appeal: Appeal | int, actor: User, reason: str) -> AppealEv
 
 @transaction.atomic
 def rate_appeal(
-    *, appeal: Appeal | int, actor: User | None, rating: Rating | str, solved: bool | None = None,
+    *,
+    appeal: Appeal | int,
+    actor: User | None,
+    rating: Rating | str,
+    solved: bool | None = None,
     comment: str = "",
 ) -> AppealEvent:
     """评价 / 回访: the citizen rates the closed appeal (or an agent records it on a callback).
@@ -605,8 +759,12 @@ def rate_appeal(
     appeal.rating, appeal.solved, appeal.rating_comment = rating, solved, comment.strip()
     appeal.rated_at = clock.now()
     event = _move(
-        appeal, Action.RATE, actor, changed=("rating", "solved", "rating_comment", "rated_at"),
-        reason=appeal.rating_comment, data={"rating": rating.value, "solved": solved},
+        appeal,
+        Action.RATE,
+        actor,
+        changed=("rating", "solved", "rating_comment", "rated_at"),
+        reason=appeal.rating_comment,
+        data={"rating": rating.value, "solved": solved},
     )
     can_reopen = (
         rating == Rating.UNSATISFIED
@@ -626,10 +784,20 @@ def _reopen(appeal: Appeal, actor: User | None) -> AppealEvent:
     if appeal.limit_amount is not None and appeal.limit_unit:
         appeal.due_at = calendar.add_limit(now, appeal.limit_amount, appeal.limit_unit)
     return _move(
-        appeal, Action.REOPEN, actor,
-        changed=("reopen_count", "rating", "rated_at", "closed_at", "closed_on_time",
-                 "replied_at", "due_at"),
-        unit=appeal.lead_unit, data={"reopen": appeal.reopen_count},
+        appeal,
+        Action.REOPEN,
+        actor,
+        changed=(
+            "reopen_count",
+            "rating",
+            "rated_at",
+            "closed_at",
+            "closed_on_time",
+            "replied_at",
+            "due_at",
+        ),
+        unit=appeal.lead_unit,
+        data={"reopen": appeal.reopen_count},
     )
 
 
@@ -639,15 +807,19 @@ def _reopen(appeal: Appeal, actor: User | None) -> AppealEvent:
 @transaction.atomic
 def reveal_contact(*, appeal: Appeal | int, actor: User, purpose: str = "") -> dict[str, str]:
     """查看联系方式: the unmasked name and phone, for roles that may, always audited."""
-    appeal_obj = Appeal.objects.select_related("territory", "lead_unit").filter(
-        pk=appeal if isinstance(appeal, int) else appeal.pk
-    ).first()
+    appeal_obj = (
+        Appeal.objects.select_related("territory", "lead_unit")
+        .filter(pk=appeal if isinstance(appeal, int) else appeal.pk)
+        .first()
+    )
     if appeal_obj is None or not permissions.can_view(actor, appeal_obj):
         raise DomainError(AppealError.NOT_FOUND)
     if not permissions.may_see_unmasked(actor, appeal_obj):
         raise DomainError(AppealError.NOT_PERMITTED, {"action": "reveal"})
     audit.record(
-        actor=actor, action="appeal.reveal_contact", target=appeal_obj,
+        actor=actor,
+        action="appeal.reveal_contact",
+        target=appeal_obj,
         data={"fields": ["citizen_name", "citizen_phone"], "purpose": purpose.strip()[:200]},
     )
     return {"name": appeal_obj.citizen_name, "phone": appeal_obj.citizen_phone}

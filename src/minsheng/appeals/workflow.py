@@ -42,9 +42,20 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
 # Events a citizen sees on the public timeline; the rest are internal (returns, reviews …).
 PUBLIC_ACTIONS = frozenset(
     {
-        Action.SUBMIT, Action.DISPATCH, Action.REDISPATCH, Action.ACCEPT, Action.TRANSFER,
-        Action.APPROVE_EXTENSION, Action.SUSPEND, Action.RESUME, Action.APPROVE_REPLY,
-        Action.RATE, Action.REOPEN, Action.DIRECT_CLOSE, Action.INVALIDATE, Action.MERGE,
+        Action.SUBMIT,
+        Action.DISPATCH,
+        Action.REDISPATCH,
+        Action.ACCEPT,
+        Action.TRANSFER,
+        Action.APPROVE_EXTENSION,
+        Action.SUSPEND,
+        Action.RESUME,
+        Action.APPROVE_REPLY,
+        Action.RATE,
+        Action.REOPEN,
+        Action.DIRECT_CLOSE,
+        Action.INVALIDATE,
+        Action.MERGE,
         Action.SUPPLEMENT,
     }
 )

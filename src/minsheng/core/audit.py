@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .models import AuditHead, AuditRecord
@@ -43,33 +45,97 @@ def _label(actor: Any) -> str:
     return str(actor.username)
 
 
+_HEAD = AuditHead._meta.db_table
+
+
+def _lock_head(add: int = 1) -> str:
+    """Count ``add`` more records on the chain head and return the hash it pointed to."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_HEAD} SET count = count + %s WHERE id = 1 RETURNING last_hash",  # noqa: S608
+            [add],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return str(row[0])
+    AuditHead.objects.get_or_create(id=1, defaults={"last_hash": GENESIS, "count": 0})
+    return _lock_head(add)
+
+
+def _set_head(last_hash: str, add: int = 0) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_HEAD} SET last_hash = %s, count = count + %s WHERE id = 1",  # noqa: S608
+            [last_hash, add],
+        )
+
+
+@dataclass
+class _Buffer:
+    prev_hash: str
+    entries: list[AuditRecord] = field(default_factory=list)
+
+
+_buffer: contextvars.ContextVar[_Buffer | None] = contextvars.ContextVar(
+    "audit_buffer", default=None
+)
+
+
+@contextmanager
+def buffered() -> Iterator[None]:
+    """Chain records in memory and write them in one go when the block ends.
+
+    For bulk runs inside one transaction (the demo year): the head stays locked for the whole
+    block, so the chain is exactly what one-by-one appends would have produced.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit.buffered() must run inside a transaction")
+    state = _Buffer(prev_hash=_lock_head(0))
+    token = _buffer.set(state)
+    try:
+        yield
+    finally:
+        _buffer.reset(token)
+    AuditRecord.objects.bulk_create(state.entries, batch_size=500)
+    _set_head(state.prev_hash, len(state.entries))
+
+
 def record(
-    *, actor: Any, action: str, target: models.Model | None = None,
-    target_type: str = "", target_id: str = "", data: dict[str, Any] | None = None,
+    *,
+    actor: Any,
+    action: str,
+    target: models.Model | None = None,
+    target_type: str = "",
+    target_id: str = "",
+    data: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Append one record. Must run inside the transaction whose change it records."""
     if target is not None:
         target_type = target._meta.label_lower
         target_id = str(target.pk)
-    with transaction.atomic():
-        head, _created = AuditHead.objects.select_for_update().get_or_create(
-            id=1, defaults={"last_hash": GENESIS}
-        )
-        entry = AuditRecord(
-            at=timezone.now(),
-            actor_id=getattr(actor, "pk", None),
-            actor_label=_label(actor),
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
-            prev_hash=head.last_hash,
-        )
-        entry.hash = compute_hash(head.last_hash, entry)
-        entry.save()
-        head.last_hash = entry.hash
-        head.count += 1
-        head.save(update_fields=["last_hash", "count"])
+    entry = AuditRecord(
+        at=timezone.now(),  # when it was written, even during a demo replay
+        actor_id=getattr(actor, "pk", None),
+        actor_label=_label(actor),
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
+    )
+    state = _buffer.get()
+    if state is not None:
+        entry.prev_hash = state.prev_hash
+        entry.hash = state.prev_hash = compute_hash(entry.prev_hash, entry)
+        state.entries.append(entry)
+        return entry
+    # No savepoint: the caller's transaction is the unit of work, and audit writes cannot fail
+    # for business reasons. Bumping the head row first locks it (PostgreSQL row lock; SQLite's
+    # writer lock), which orders concurrent appends; RETURNING gives the previous hash.
+    with transaction.atomic(savepoint=False):
+        entry.prev_hash = _lock_head()
+        entry.hash = compute_hash(entry.prev_hash, entry)
+        entry.save(force_insert=True)
+        _set_head(entry.hash)
     return entry
 
 

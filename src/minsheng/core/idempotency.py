@@ -30,8 +30,9 @@ def run_once(
     fails, the record goes with it and a later retry runs again.
     """
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise DomainError(CoreError.VALIDATION, {"header": "Idempotency-Key",
-                                                  "max_length": MAX_KEY_LENGTH})
+        raise DomainError(
+            CoreError.VALIDATION, {"header": "Idempotency-Key", "max_length": MAX_KEY_LENGTH}
+        )
     fingerprint = request_fingerprint(payload)
     with transaction.atomic():
         try:

@@ -59,7 +59,10 @@ class AuditRecord(models.Model):
 
     at = models.DateTimeField(_("time"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     actor_label = models.CharField(max_length=150)
@@ -87,6 +90,9 @@ class AuditHead(models.Model):
     last_hash = models.CharField(max_length=64)
     count = models.BigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.count} records, last {self.last_hash[:12]}"
+
 
 class IdempotencyRecord(models.Model):
     """The first response to a request carrying an ``Idempotency-Key``, replayed on retries."""
@@ -102,3 +108,6 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="idempotency_scope_key")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

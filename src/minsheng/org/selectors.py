@@ -81,6 +81,16 @@ def territory_units() -> QuerySet[OrgUnit]:
 
 
 __all__ = [
-    "Post", "Role", "covers", "has_role_over", "is_center_staff", "is_unit_staff", "paths_for",
-    "posts_of", "roles_of", "subtree_q", "territory_units", "units_in",
+    "Post",
+    "Role",
+    "covers",
+    "has_role_over",
+    "is_center_staff",
+    "is_unit_staff",
+    "paths_for",
+    "posts_of",
+    "roles_of",
+    "subtree_q",
+    "territory_units",
+    "units_in",
 ]

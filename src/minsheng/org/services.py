@@ -13,17 +13,27 @@ from minsheng.core import audit
 from .choices import Role, UnitKind
 from .models import ApiToken, Membership, OrgUnit, User
 
-TOKEN_PREFIX = "ms"
+TOKEN_PREFIX = "ms"  # noqa: S105 — a public marker of our tokens, not a secret
 
 
 @transaction.atomic
 def create_unit(
-    *, name: str, code: str, kind: UnitKind | str, parent: OrgUnit | None = None,
-    initials: str = "", actor: User | None = None,
+    *,
+    name: str,
+    code: str,
+    kind: UnitKind | str,
+    parent: OrgUnit | None = None,
+    initials: str = "",
+    actor: User | None = None,
 ) -> OrgUnit:
     unit = OrgUnit.objects.create(
-        name=name, code=code, kind=kind, parent=parent, initials=initials,
-        depth=0 if parent is None else parent.depth + 1, path="",
+        name=name,
+        code=code,
+        kind=kind,
+        parent=parent,
+        initials=initials,
+        depth=0 if parent is None else parent.depth + 1,
+        path="",
     )
     # The path includes the unit's own id, known only after the insert.
     unit.path = f"{parent.path if parent else '/'}{unit.pk}/"
@@ -34,8 +44,14 @@ def create_unit(
 
 @transaction.atomic
 def create_staff(
-    *, username: str, password: str | None, display_name: str = "", phone: str = "",
-    posts: list[tuple[OrgUnit, Role | str]], actor: User | None = None, is_demo: bool = False,
+    *,
+    username: str,
+    password: str | None,
+    display_name: str = "",
+    phone: str = "",
+    posts: list[tuple[OrgUnit, Role | str]],
+    actor: User | None = None,
+    is_demo: bool = False,
 ) -> User:
     user = User(username=username, display_name=display_name, phone=phone, is_demo=is_demo)
     if password:
@@ -46,7 +62,9 @@ def create_staff(
     for unit, role in posts:
         Membership.objects.create(user=user, unit=unit, role=role)
     audit.record(
-        actor=actor, action="org.staff.create", target=user,
+        actor=actor,
+        action="org.staff.create",
+        target=user,
         data={"username": username, "posts": [[u.code, str(r)] for u, r in posts]},
     )
     return user
@@ -66,7 +84,11 @@ def create_api_token(*, name: str, unit: OrgUnit, actor: User | None) -> tuple[A
     account.save(update_fields=["password"])
     Membership.objects.create(user=account, unit=unit, role=Role.INTEGRATION)
     token = ApiToken.objects.create(
-        name=name, unit=unit, account=account, prefix=prefix, secret_hash=_hash_secret(secret),
+        name=name,
+        unit=unit,
+        account=account,
+        prefix=prefix,
+        secret_hash=_hash_secret(secret),
         created_by=actor,
     )
     audit.record(actor=actor, action="org.token.create", target=token, data={"unit": unit.code})

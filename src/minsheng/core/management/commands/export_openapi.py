@@ -35,7 +35,8 @@ class Command(BaseCommand):
             output.write_text(document, encoding="utf-8")
             self.stdout.write(f"wrote {output}")
             return
-        assert check is not None
+        if check is None:  # argparse's required group guarantees one of the two
+            raise CommandError("--output or --check is required")
         committed = check.read_text(encoding="utf-8") if check.exists() else ""
         if committed != document:
             diff = "".join(
