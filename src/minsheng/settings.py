@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "minsheng.core.middleware.RequestSizeLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +167,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 MINSHENG_ATTACHMENT_MAX_BYTES = int(_env("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 MINSHENG_ATTACHMENTS_PER_APPEAL = 6
+# The largest request body accepted at all: one attachment plus form overhead.
+MINSHENG_MAX_REQUEST_BYTES = MINSHENG_ATTACHMENT_MAX_BYTES + 1024 * 1024
 # Tracking-code look-ups per client address per minute.
 MINSHENG_TRACKING_RATE = int(_env("TRACKING_RATE", "10"))
 # How often an unsatisfied rating may reopen an appeal (不满意重办), by policy.

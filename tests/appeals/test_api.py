@@ -357,3 +357,94 @@ def test_openapi_document_is_served(world):
     schema = Client().get("/api/openapi.json").json()
     assert "/api/v1/public/appeals" in schema["paths"]
     assert "/api/v1/appeals/{appeal_id}/dispatch" in schema["paths"]
+
+
+def _png_with_gps() -> bytes:
+    import io
+
+    from PIL import Image
+
+    image = Image.new("RGB", (40, 30), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (39.0, 54.0, 0.0)}  # GPS IFD
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", exif=exif)
+    return buffer.getvalue()
+
+
+def test_upload_then_submit_with_attachment(world, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    client = Client()
+    upload = client.post(
+        "/api/v1/public/uploads",
+        {
+            "file": SimpleUploadedFile("road.pdf", _png_with_gps(), content_type="application/pdf"),
+        },
+    )
+    assert upload.status_code == 201
+    token = upload.json()["upload_token"]
+    assert upload.json()["kind"] == "png"  # by content, not by name
+    status, body = post(client, "/api/v1/public/appeals", citizen_body(world, uploads=[token]))
+    assert status == 201
+    appeal = Appeal.objects.get(pk=body["id"])
+    assert list(appeal.attachments.values_list("kind", flat=True)) == ["png"]
+    # the same upload cannot be attached twice
+    again = post(client, "/api/v1/public/appeals", citizen_body(world, uploads=[token]))
+    assert (again[0], again[1]["code"]) == (422, "unknown_upload")
+
+
+def test_upload_of_a_text_file_is_refused(world, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    response = Client().post(
+        "/api/v1/public/uploads",
+        {
+            "file": SimpleUploadedFile("x.jpg", b"hello, not an image", content_type="image/jpeg"),
+        },
+    )
+    assert (response.status_code, response.json()["code"]) == (415, "attachment_type")
+    assert list(tmp_path.rglob("*.*")) == []
+
+
+def test_oversized_request_is_refused_before_reading(world, settings):
+    settings.MINSHENG_MAX_REQUEST_BYTES = 1000
+    response = Client().post(
+        "/api/v1/public/appeals", data="x" * 2000, content_type="application/json"
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "request_too_large")
+    assert Appeal.objects.count() == 0
+
+
+def test_token_command_creates_and_revokes(world):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("token", "create", "--unit", "C", "--name", "小程序后端", stdout=out)
+    secret = out.getvalue().strip().splitlines()[-1]
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert Client().get("/api/v1/appeals", headers=auth).status_code == 200
+    prefix = secret.split("_")[1]
+    call_command("token", "revoke", prefix, stdout=io.StringIO())
+    assert Client().get("/api/v1/appeals", headers=auth).status_code == 401
+
+
+def test_queue_date_filters_accept_any_offset(world):
+    appeal = submitted(world)
+    client = Client()
+    client.force_login(world["dispatcher"])
+    since = client.get("/api/v1/appeals", {"received_from": "1331-03-29T05:47:21-19:07"})
+    assert [i["id"] for i in since.json()["items"]] == [appeal.pk]
+    naive = client.get("/api/v1/appeals", {"received_to": "2000-01-01T00:00:00"})
+    assert (naive.status_code, naive.json()["items"]) == (200, [])
+
+
+def test_queue_date_at_the_edge_of_time_is_a_422(world):
+    client = Client()
+    client.force_login(world["dispatcher"])
+    response = client.get("/api/v1/appeals", {"received_from": "0001-01-01T00:00:00+14:00"})
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")

@@ -7,12 +7,13 @@ business rules. Every refusal is a ``DomainError`` rendered as ``{"code", "messa
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import File, Header, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.files import UploadedFile
@@ -264,6 +265,18 @@ class QueueQuery(Schema):
     limit: int = 50
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """Any offset the client sends (or none: Asia/Shanghai) as UTC, as the database stores it."""
+    if value is None:
+        return None
+    try:
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. year 1 with a positive offset
+        raise DomainError(CoreError.VALIDATION, {"field": "received_from/received_to"}) from None
+
+
 @staff_router.get(
     "/appeals",
     response={200: AppealPage, **ERROR_RESPONSES},
@@ -282,8 +295,8 @@ def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, An
             channel=list(query.channel),
             appeal_type=list(query.appeal_type),
             category=query.category_id,
-            received_from=query.received_from,
-            received_to=query.received_to,
+            received_from=_utc(query.received_from),
+            received_to=_utc(query.received_to),
             text=query.q,
         ),
         cursor=query.cursor,

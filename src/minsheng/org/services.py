@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -117,4 +118,8 @@ def authenticate_token(raw: str) -> User | None:
         return None
     if not token.account.is_active:
         return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # At most one write a minute per token: enough to spot a dead or stolen token.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.account

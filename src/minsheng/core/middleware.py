@@ -1,0 +1,38 @@
+"""Request guards that must act before Django reads a body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from .errors import CoreError
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse a body larger than ``MINSHENG_MAX_REQUEST_BYTES`` by its declared length.
+
+    Django bounds form fields but streams uploaded files to disk whatever their size; this
+    stops an oversized upload before a byte of it is read.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MINSHENG_MAX_REQUEST_BYTES:
+            error = CoreError.TOO_LARGE
+            return JsonResponse(
+                {
+                    "code": error.code,
+                    "message": str(error.message),
+                    "details": {"max_bytes": settings.MINSHENG_MAX_REQUEST_BYTES},
+                },
+                status=error.status,
+            )
+        return self.get_response(request)
