@@ -448,3 +448,34 @@ def test_queue_date_at_the_edge_of_time_is_a_422(world):
     client.force_login(world["dispatcher"])
     response = client.get("/api/v1/appeals", {"received_from": "0001-01-01T00:00:00+14:00"})
     assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+
+
+def test_attachment_download_is_scoped(world, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from minsheng.appeals import services
+
+    settings.MEDIA_ROOT = tmp_path
+    upload = (
+        Client()
+        .post(
+            "/api/v1/public/uploads",
+            {
+                "file": SimpleUploadedFile("p.png", _png_with_gps(), content_type="image/png"),
+            },
+        )
+        .json()
+    )
+    appeal = submitted(world, upload_tokens=[upload["upload_token"]])
+    services.dispatch_appeal(appeal=appeal, actor=world["dispatcher"], unit=world.town)
+    attachment = appeal.attachments.get()
+    url = f"/api/v1/appeals/{appeal.pk}/attachments/{attachment.pk}"
+    handler = Client()
+    handler.force_login(world["town_handler"])
+    response = handler.get(url)
+    assert (response.status_code, response["Content-Type"]) == (200, "image/png")
+    assert b"".join(response.streaming_content)[:8] == b"\x89PNG\r\n\x1a\n"
+    outsider = Client()
+    outsider.force_login(world["other_handler"])
+    assert outsider.get(url).status_code == 404
+    assert handler.get(f"/api/v1/appeals/{appeal.pk}/attachments/999999").status_code == 404

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from django.utils import timezone
 from ninja import File, Header, Query, Router, Schema
 from ninja import Status as Reply
@@ -24,7 +24,7 @@ from minsheng.core.idempotency import run_once
 from minsheng.org.models import OrgUnit, User
 
 from . import presenters, selectors, services
-from .attachments import store_upload
+from .attachments import content_type_of, open_attachment, store_upload
 from .choices import AppealType, Channel, Status
 from .errors import AppealError
 from .models import Appeal, AppealEvent, Category
@@ -360,6 +360,28 @@ def get_appeal(request: HttpRequest, appeal_id: int) -> dict[str, Any]:
 def reveal(request: HttpRequest, appeal_id: int, payload: RevealIn) -> dict[str, str]:
     appeal = _visible(request, appeal_id)
     return services.reveal_contact(appeal=appeal, actor=_user(request), purpose=payload.purpose)
+
+
+@staff_router.get(
+    "/appeals/{appeal_id}/attachments/{attachment_id}",
+    response={200: None, **ERROR_RESPONSES},
+    summary="Download an attachment of an appeal in my scope",
+)
+def download_attachment(request: HttpRequest, appeal_id: int, attachment_id: int) -> FileResponse:
+    appeal = _visible(request, appeal_id)
+    attachment = appeal.attachments.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise DomainError(CoreError.NOT_FOUND)
+    response = FileResponse(
+        open_attachment(attachment),
+        content_type=content_type_of(attachment),
+        as_attachment=attachment.kind == "pdf",
+        filename=attachment.original_name or None,
+    )
+    # Citizens' photos: never cached by shared proxies, never sniffed as something else.
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # ---------------------------------------------------------------- staff: intake
