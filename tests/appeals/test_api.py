@@ -479,3 +479,9 @@ def test_attachment_download_is_scoped(world, settings, tmp_path):
     outsider.force_login(world["other_handler"])
     assert outsider.get(url).status_code == 404
     assert handler.get(f"/api/v1/appeals/{appeal.pk}/attachments/999999").status_code == 404
+
+
+def test_api_docs_load_nothing_from_other_hosts(world):
+    page = Client().get("/api/docs").content.decode()
+    assert "swagger-ui" in page
+    assert "https://" not in page and "http://" not in page.replace("http://testserver", "")
