@@ -60,7 +60,7 @@ def make_world() -> World:
         "agent": (city, Role.HOTLINE_AGENT),
         "dispatcher": (city, Role.DISPATCHER),
         "supervisor": (city, Role.SUPERVISOR),
-        "admin": (city, Role.CENTER_ADMIN),
+        "center_admin": (city, Role.CENTER_ADMIN),
         "auditor": (city, Role.AUDITOR),
         "town_handler": (town, Role.HANDLER),
         "town_leader": (town, Role.UNIT_LEADER),

@@ -332,7 +332,7 @@ def test_handler_may_register_home_visits_only_in_their_territory(world):
 
 
 def test_api_token_scoped_to_unit_and_revocable(world):
-    token, secret = create_api_token(name="话务系统", unit=world.city, actor=world["admin"])
+    token, secret = create_api_token(name="话务系统", unit=world.city, actor=world["center_admin"])
     client = Client()
     auth = {"Authorization": f"Bearer {secret}"}
     status, created = post(
@@ -342,7 +342,7 @@ def test_api_token_scoped_to_unit_and_revocable(world):
     event = AppealEvent.objects.get(appeal_id=created["id"])
     assert event.actor == token.account
     assert client.get("/api/v1/appeals", headers=auth).status_code == 200
-    revoke_api_token(token=token, actor=world["admin"])
+    revoke_api_token(token=token, actor=world["center_admin"])
     assert client.get("/api/v1/appeals", headers=auth).status_code == 401
     bogus = client.get("/api/v1/appeals", headers={"Authorization": "Bearer ms_x_y"})
     assert (bogus.status_code, bogus.json()["code"]) == (401, "not_authenticated")

@@ -72,7 +72,7 @@ def test_two_dispatchers_dispatch_once(world):
             appeal=appeal.pk, actor=fresh(world["dispatcher"]), unit=world.town
         ),
         lambda: services.dispatch_appeal(
-            appeal=appeal.pk, actor=fresh(world["admin"]), unit=world.dept
+            appeal=appeal.pk, actor=fresh(world["center_admin"]), unit=world.dept
         ),
     )
     assert sum(isinstance(r, DomainError) for r in results) == 1

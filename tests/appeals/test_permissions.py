@@ -23,7 +23,7 @@ USERS = [
     "agent",
     "dispatcher",
     "supervisor",
-    "admin",
+    "center_admin",
     "auditor",
     "town_handler",
     "town_leader",
@@ -33,24 +33,24 @@ USERS = [
     "dept_handler",
     "town_dispatcher",
 ]
-CENTER = {"agent", "dispatcher", "supervisor", "admin", "auditor", "town_dispatcher"}
+CENTER = {"agent", "dispatcher", "supervisor", "center_admin", "auditor", "town_dispatcher"}
 TOWN = {"town_handler", "town_leader"}
 
 ACTIONS = {
     "dispatch": (
         submitted,
         lambda w, a, u: services.dispatch_appeal(appeal=a, actor=u, unit=w.town),
-        {"dispatcher", "admin", "town_dispatcher"},
+        {"dispatcher", "center_admin", "town_dispatcher"},
     ),
     "direct_close": (
         submitted,
         lambda w, a, u: services.direct_close_appeal(appeal=a, actor=u, reply="已解答"),
-        {"agent", "dispatcher", "admin", "town_dispatcher"},
+        {"agent", "dispatcher", "center_admin", "town_dispatcher"},
     ),
     "invalidate": (
         submitted,
         lambda w, a, u: services.invalidate_appeal(appeal=a, actor=u, reason="重复来电"),
-        {"dispatcher", "admin", "town_dispatcher"},
+        {"dispatcher", "center_admin", "town_dispatcher"},
     ),
     "accept": (dispatched, lambda w, a, u: services.accept_appeal(appeal=a, actor=u), TOWN),
     "return": (
@@ -61,7 +61,7 @@ ACTIONS = {
     "redispatch": (
         dispatched,
         lambda w, a, u: services.redispatch_appeal(appeal=a, actor=u, unit=w.dept, reason="改派"),
-        {"dispatcher", "admin", "town_dispatcher"},
+        {"dispatcher", "center_admin", "town_dispatcher"},
     ),
     "reply": (
         in_progress,
@@ -88,22 +88,22 @@ ACTIONS = {
     "approve_reply": (
         replied,
         lambda w, a, u: services.approve_reply(appeal=a, actor=u),
-        {"dispatcher", "supervisor", "admin", "town_dispatcher"},
+        {"dispatcher", "supervisor", "center_admin", "town_dispatcher"},
     ),
     "rework": (
         replied,
         lambda w, a, u: services.rework_appeal(appeal=a, actor=u, reason="答非所问"),
-        {"dispatcher", "supervisor", "admin", "town_dispatcher"},
+        {"dispatcher", "supervisor", "center_admin", "town_dispatcher"},
     ),
     "rate": (
         closed,
         lambda w, a, u: services.rate_appeal(appeal=a, actor=u, rating="satisfied"),
-        {"agent", "dispatcher", "admin", "town_dispatcher"},
+        {"agent", "dispatcher", "center_admin", "town_dispatcher"},
     ),
     "reveal": (
         dispatched,
         lambda w, a, u: services.reveal_contact(appeal=a, actor=u),
-        {"agent", "dispatcher", "supervisor", "admin", "town_dispatcher", *TOWN},
+        {"agent", "dispatcher", "supervisor", "center_admin", "town_dispatcher", *TOWN},
     ),
 }
 

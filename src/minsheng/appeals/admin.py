@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from minsheng.core.admin_audit import AuditedModelAdmin
+
 from .models import Category, DispatchRule, TimeLimit
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(AuditedModelAdmin):
     list_display = ["code", "name", "parent", "level", "is_active"]
     list_filter = ["level", "is_active"]
     search_fields = ["code", "name"]
@@ -24,7 +26,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimeLimit)
-class TimeLimitAdmin(admin.ModelAdmin):
+class TimeLimitAdmin(AuditedModelAdmin):
     list_display = [
         "appeal_type",
         "category",
@@ -39,7 +41,7 @@ class TimeLimitAdmin(admin.ModelAdmin):
 
 
 @admin.register(DispatchRule)
-class DispatchRuleAdmin(admin.ModelAdmin):
+class DispatchRuleAdmin(AuditedModelAdmin):
     list_display = ["category", "territory", "unit"]
     search_fields = ["category__name", "territory__name", "unit__name"]
     autocomplete_fields = ["category", "territory", "unit"]

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
 from minsheng.core import calendar, clock
+from minsheng.core.admin_audit import AuditedModelAdmin
 from minsheng.core.models import CalendarDay, CalendarYear
 
 
@@ -27,7 +28,7 @@ def _warn_missing_years(request: HttpRequest) -> None:
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(AuditedModelAdmin):
     list_display = ["date", "is_workday", "name", "source"]
     list_filter = ["is_workday", "source"]
     date_hierarchy = "date"
@@ -47,7 +48,7 @@ class CalendarDayAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarYear)
-class CalendarYearAdmin(admin.ModelAdmin):
+class CalendarYearAdmin(AuditedModelAdmin):
     list_display = ["year", "source"]
     list_filter = ["source"]
     readonly_fields = ["source"]

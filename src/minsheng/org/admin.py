@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from minsheng.core.admin_audit import AuditedModelAdmin
+
 from .models import ApiToken, Membership, OrgUnit, User
 
 
 @admin.register(OrgUnit)
-class OrgUnitAdmin(admin.ModelAdmin):
+class OrgUnitAdmin(AuditedModelAdmin):
     list_display = ["name", "code", "kind", "parent", "initials", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code", "initials"]
@@ -28,14 +30,14 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedModelAdmin, BaseUserAdmin):  # type: ignore[misc]
     list_display = ["username", "display_name", "is_active", "is_demo", "last_login"]
     fieldsets = (*BaseUserAdmin.fieldsets, ("民生", {"fields": ("display_name", "phone")}))
     inlines = [MembershipInline]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     list_display = ["name", "unit", "prefix", "created_at", "revoked_at", "last_used_at"]
     readonly_fields = [
         "prefix",
