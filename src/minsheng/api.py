@@ -10,8 +10,10 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer, django_auth
 
 from minsheng import __version__
@@ -30,7 +32,37 @@ class TokenAuth(HttpBearer):
         return user
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class StrictParser(Parser):
+    """JSON and query parsing that refuses NUL characters: no database stores them in text
+    (PostgreSQL rejects them), so they are bad input, answered with a 422."""
+
+    def parse_body(self, request: HttpRequest) -> dict[str, Any]:
+        data = super().parse_body(request)
+        if _has_nul(data):
+            raise DomainError(CoreError.VALIDATION, {"reason": "NUL character in text"})
+        return data
+
+    def parse_querydict(
+        self, data: MultiValueDict, list_fields: list[str], request: HttpRequest
+    ) -> dict[str, Any]:
+        result = super().parse_querydict(data, list_fields, request)
+        if _has_nul(result):
+            raise DomainError(CoreError.VALIDATION, {"reason": "NUL character in text"})
+        return result
+
+
 api = NinjaAPI(
+    parser=StrictParser(),
     title="Minsheng API",
     version=__version__,
     description="民生 citizen service platform: appeals (接诉即办). Errors: "
@@ -86,7 +118,10 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code = {400: "bad_request", 403: "permission_denied", 405: "method_not_allowed"}
+    if exc.status_code == 400:  # ninja's "cannot parse request body"
+        err = CoreError.BAD_REQUEST
+        return _error(request, err.status, err.code, str(err.message))
+    code = {403: "permission_denied", 405: "method_not_allowed"}
     return _error(request, exc.status_code, code.get(exc.status_code, "http_error"), str(exc))
 
 

@@ -142,7 +142,7 @@ def test_malformed_json_is_a_4xx(world):
     response = Client().post(
         "/api/v1/public/appeals", data="{not json", content_type="application/json"
     )
-    assert response.status_code in (400, 422)
+    assert (response.status_code, response.json()["code"]) == (400, "bad_request")
     assert Appeal.objects.count() == 0
 
 
@@ -485,3 +485,13 @@ def test_api_docs_load_nothing_from_other_hosts(world):
     page = Client().get("/api/docs").content.decode()
     assert "swagger-ui" in page
     assert "https://" not in page and "http://" not in page.replace("http://testserver", "")
+
+
+def test_nul_characters_are_bad_input(world):
+    status, body = post(Client(), "/api/v1/public/appeals", citizen_body(world, content="坏\x00字"))
+    assert (status, body["code"]) == (400, "bad_request")
+    client = Client()
+    client.force_login(world["dispatcher"])
+    response = client.get("/api/v1/appeals", {"q": "a\x00b"})
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+    assert Appeal.objects.count() == 0

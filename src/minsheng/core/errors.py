@@ -31,6 +31,11 @@ class ErrorCode(Enum):
 
 class CoreError(ErrorCode):
     VALIDATION = ("validation_error", _("The request is not valid."), 422)
+    BAD_REQUEST = (
+        "bad_request",
+        _("The request body cannot be read (malformed JSON or text)."),
+        400,
+    )
     NOT_FOUND = ("not_found", _("Not found."), 404)
     NOT_AUTHENTICATED = ("not_authenticated", _("Please log in."), 401)
     PERMISSION_DENIED = ("permission_denied", _("You may not do this."), 403)
