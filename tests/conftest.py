@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from minsheng.appeals.models import Category, DispatchRule, TimeLimit
 from minsheng.org.choices import Role, UnitKind
 from minsheng.org.models import OrgUnit, User
 from minsheng.org.services import create_staff, create_unit
+
+# CI explores the same examples on every run, so a red build always means a change broke
+# something; local runs keep exploring new examples (and remember failures in .hypothesis/).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @dataclass
