@@ -78,3 +78,25 @@ def test_two_dispatchers_dispatch_once(world):
     assert sum(isinstance(r, DomainError) for r in results) == 1
     assert AppealEvent.objects.filter(appeal=appeal, action="dispatch").count() == 1
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+def test_concurrent_retries_with_one_idempotency_key_create_one_appeal(world):
+    from minsheng.core.idempotency import run_once
+
+    def submit() -> tuple[int, dict]:
+        def create() -> tuple[int, dict]:
+            appeal = services.submit_appeal(
+                actor=None,
+                channel="mini_program",
+                appeal_type="help",
+                content="路灯不亮",
+                phone="13900000009",
+            )
+            return 201, {"id": appeal.pk}
+
+        return run_once(scope="public", key="same-key", payload={"content": "路灯不亮"}, run=create)
+
+    results = race(submit, submit, submit)
+    assert [r[0] for r in results] == [201, 201, 201]
+    assert len({r[1]["id"] for r in results}) == 1
+    assert Appeal.objects.count() == 1

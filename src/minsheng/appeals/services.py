@@ -117,16 +117,21 @@ def _record(
     unit: OrgUnit | None = None,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    created: bool = False,
 ) -> AppealEvent:
-    """Save the changed fields under the version guard, then append the event and audit row."""
+    """Save the changed fields under the version guard, then append the event and audit row.
+
+    ``created``: the row was just inserted at version 1 by this transaction; nothing to save.
+    """
     now = clock.now()
-    fields = {name: getattr(appeal, name) for name in changed}
-    updated = Appeal.objects.filter(pk=appeal.pk, version=appeal.version).update(
-        version=appeal.version + 1, **fields
-    )
-    if updated != 1:
-        raise DomainError(AppealError.CONCURRENT_CHANGE)
-    appeal.version += 1
+    if not created:
+        fields = {name: getattr(appeal, name) for name in changed}
+        updated = Appeal.objects.filter(pk=appeal.pk, version=appeal.version).update(
+            version=appeal.version + 1, **fields
+        )
+        if updated != 1:
+            raise DomainError(AppealError.CONCURRENT_CHANGE)
+        appeal.version += 1
     event = AppealEvent.objects.create(
         appeal=appeal,
         at=now,
@@ -290,9 +295,10 @@ def submit_appeal(
         status=Status.RECEIVED,
         intake_by=actor,
         created_at=clock.now(),
+        version=1,
     )
     _attach(appeal, upload_tokens)
-    _record(appeal, Action.SUBMIT, actor, from_status="", data={"channel": channel})
+    _record(appeal, Action.SUBMIT, actor, from_status="", data={"channel": channel}, created=True)
     reference.remember_appeal(appeal)
     return appeal
 

@@ -7,7 +7,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from .errors import CoreError, DomainError
 from .models import IdempotencyRecord
@@ -35,17 +36,32 @@ def run_once(
         )
     fingerprint = request_fingerprint(payload)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    scope=scope, key=key, request_hash=fingerprint
-                )
-        except IntegrityError:
+        record_id = _claim(scope, key, fingerprint)
+        if record_id is None:
             existing = IdempotencyRecord.objects.get(scope=scope, key=key)
             if existing.request_hash != fingerprint:
-                raise DomainError(CoreError.IDEMPOTENCY_KEY_REUSED) from None
+                raise DomainError(CoreError.IDEMPOTENCY_KEY_REUSED)
             return existing.status_code, existing.response
         status, body = run()
-        record.status_code, record.response = status, body
-        record.save(update_fields=["status_code", "response"])
+        IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
         return status, body
+
+
+def _claim(scope: str, key: str, fingerprint: str) -> int | None:
+    """Insert the key's record, or return None when it exists (after its writer committed).
+
+    ``ON CONFLICT DO NOTHING`` waits for a concurrent insert of the same key to commit or roll
+    back, and needs no savepoint (one statement instead of three on the hot intake path).
+    """
+    table = IdempotencyRecord._meta.db_table
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(table)} ({quote('scope')}, {quote('key')}, "  # noqa: S608
+            f"{quote('request_hash')}, {quote('status_code')}, {quote('response')}, "
+            f"{quote('created_at')}) VALUES (%s, %s, %s, 0, '{{}}', %s) "
+            f"ON CONFLICT ({quote('scope')}, {quote('key')}) DO NOTHING RETURNING {quote('id')}",
+            [scope, key, fingerprint, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
