@@ -175,6 +175,8 @@ MINSHENG_TRACKING_RATE = int(_env("TRACKING_RATE", "10"))
 # How often an unsatisfied rating may reopen an appeal (不满意重办), by policy.
 MINSHENG_MAX_REOPENS = int(_env("MAX_REOPENS", "1"))
 MINSHENG_ALLOW_DEMO_ACCOUNTS = _env_bool("ALLOW_DEMO_ACCOUNTS")
+# Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
+MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")

@@ -58,3 +58,18 @@ def test_rehashed_forgery_still_breaks_the_next_link():
     forged.save()
     problems = list(audit.verify_chain())
     assert [p.record_id for p in problems] == [records[2].pk]
+
+
+def test_parallel_chains_verify_independently(monkeypatch):
+    # given: records on three chains (as three concurrent writers would leave them)
+    written = []
+    for chain in (1, 2, 3, 2, 1, 3):
+        monkeypatch.setattr(audit, "_chain", lambda c=chain: c)
+        written.append(audit.record(actor=None, action="t", target_type="x", target_id=str(chain)))
+    assert sorted({r.chain for r in written}) == [1, 2, 3]
+    assert list(audit.verify_chain()) == []
+    # when: a record is moved to another chain, both chains break
+    AuditRecord.objects.filter(pk=written[1].pk).update(chain=3)
+    problems = list(audit.verify_chain())
+    assert {p.record_id for p in problems} >= {written[1].pk}
+    assert any(p.problem.startswith("records are missing") for p in problems)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ CITIZEN = "citizen"
 def _canonical(record: AuditRecord) -> bytes:
     body = {
         "at": record.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "chain": record.chain,
         "actor": record.actor_id,
         "actor_label": record.actor_label,
         "action": record.action,
@@ -48,30 +52,36 @@ def _label(actor: Any) -> str:
 _HEAD = AuditHead._meta.db_table
 
 
-def _lock_head(add: int = 1) -> str:
-    """Count ``add`` more records on the chain head and return the hash it pointed to."""
+def _chain() -> int:
+    """This thread's chain: a transaction runs on one thread, so it extends one chain only."""
+    return (os.getpid() * 7919 + threading.get_ident()) % settings.MINSHENG_AUDIT_CHAINS + 1
+
+
+def _lock_head(chain: int, add: int = 1) -> str:
+    """Count ``add`` more records on the chain's head and return the hash it pointed to."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_HEAD} SET count = count + %s WHERE id = 1 RETURNING last_hash",  # noqa: S608
-            [add],
+            f"UPDATE {_HEAD} SET count = count + %s WHERE id = %s RETURNING last_hash",  # noqa: S608
+            [add, chain],
         )
         row = cursor.fetchone()
     if row is not None:
         return str(row[0])
-    AuditHead.objects.get_or_create(id=1, defaults={"last_hash": GENESIS, "count": 0})
-    return _lock_head(add)
+    AuditHead.objects.get_or_create(id=chain, defaults={"last_hash": GENESIS, "count": 0})
+    return _lock_head(chain, add)
 
 
-def _set_head(last_hash: str, add: int = 0) -> None:
+def _set_head(chain: int, last_hash: str, add: int = 0) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_HEAD} SET last_hash = %s, count = count + %s WHERE id = 1",  # noqa: S608
-            [last_hash, add],
+            f"UPDATE {_HEAD} SET last_hash = %s, count = count + %s WHERE id = %s",  # noqa: S608
+            [last_hash, add, chain],
         )
 
 
 @dataclass
 class _Buffer:
+    chain: int
     prev_hash: str
     entries: list[AuditRecord] = field(default_factory=list)
 
@@ -90,14 +100,15 @@ def buffered() -> Iterator[None]:
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.buffered() must run inside a transaction")
-    state = _Buffer(prev_hash=_lock_head(0))
+    chain = _chain()
+    state = _Buffer(chain=chain, prev_hash=_lock_head(chain, 0))
     token = _buffer.set(state)
     try:
         yield
     finally:
         _buffer.reset(token)
     AuditRecord.objects.bulk_create(state.entries, batch_size=500)
-    _set_head(state.prev_hash, len(state.entries))
+    _set_head(chain, state.prev_hash, len(state.entries))
 
 
 def record(
@@ -124,6 +135,7 @@ def record(
     )
     state = _buffer.get()
     if state is not None:
+        entry.chain = state.chain
         entry.prev_hash = state.prev_hash
         entry.hash = state.prev_hash = compute_hash(entry.prev_hash, entry)
         state.entries.append(entry)
@@ -132,10 +144,11 @@ def record(
     # for business reasons. Bumping the head row first locks it (PostgreSQL row lock; SQLite's
     # writer lock), which orders concurrent appends; RETURNING gives the previous hash.
     with transaction.atomic(savepoint=False):
-        entry.prev_hash = _lock_head()
+        entry.chain = _chain()
+        entry.prev_hash = _lock_head(entry.chain)
         entry.hash = compute_hash(entry.prev_hash, entry)
         entry.save(force_insert=True)
-        _set_head(entry.hash)
+        _set_head(entry.chain, entry.hash)
     return entry
 
 
@@ -146,12 +159,21 @@ class ChainProblem:
 
 
 def verify_chain(batch_size: int = 5000) -> Iterator[ChainProblem]:
-    """Yield every place where the chain does not hold (an edited, inserted or deleted row)."""
+    """Yield every place where a chain does not hold (an edited, inserted or deleted row)."""
+    heads = {head.pk: head for head in AuditHead.objects.all()}
+    chains = set(heads) | set(AuditRecord.objects.values_list("chain", flat=True).distinct())
+    for chain in sorted(chains):
+        yield from _verify_one(chain, heads.get(chain), batch_size)
+
+
+def _verify_one(chain: int, head: AuditHead | None, batch_size: int) -> Iterator[ChainProblem]:
     prev = GENESIS
     count = 0
     last_id = 0
     while True:
-        rows = list(AuditRecord.objects.filter(id__gt=last_id).order_by("id")[:batch_size])
+        rows = list(
+            AuditRecord.objects.filter(chain=chain, id__gt=last_id).order_by("id")[:batch_size]
+        )
         if not rows:
             break
         for row in rows:
@@ -162,6 +184,5 @@ def verify_chain(batch_size: int = 5000) -> Iterator[ChainProblem]:
                 yield ChainProblem(row.pk, "content does not match its hash")
             prev = row.hash
             last_id = row.pk
-    head = AuditHead.objects.filter(id=1).first()
-    if head is not None and (head.last_hash != prev or head.count != count):
+    if head is None or head.last_hash != prev or head.count != count:
         yield ChainProblem(None, "records are missing: the chain head expects more")

@@ -70,6 +70,8 @@ class AuditRecord(models.Model):
     target_type = models.CharField(max_length=60)
     target_id = models.CharField(max_length=64)
     data = models.JSONField(default=dict)
+    # Which of the parallel chains (``AuditHead`` rows) this record extends.
+    chain = models.PositiveSmallIntegerField(default=1)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -77,14 +79,21 @@ class AuditRecord(models.Model):
         verbose_name = _("audit record")
         verbose_name_plural = _("audit records")
         ordering = ["id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            models.Index(fields=["chain", "id"], name="audit_chain_id"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.target_type}:{self.target_id}"
 
 
 class AuditHead(models.Model):
-    """The single row holding the chain's last hash; locking it orders concurrent appends."""
+    """The last hash of one chain (``id`` = chain number); locking it orders that chain's appends.
+
+    Several chains let concurrent transactions append without queueing behind one row lock
+    held until commit; each transaction extends exactly one chain, so they never deadlock.
+    """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_hash = models.CharField(max_length=64)
