@@ -495,3 +495,13 @@ def test_nul_characters_are_bad_input(world):
     response = client.get("/api/v1/appeals", {"q": "a\x00b"})
     assert (response.status_code, response.json()["code"]) == (422, "validation_error")
     assert Appeal.objects.count() == 0
+
+
+def test_a_category_deactivated_in_the_admin_is_refused_at_once(world):
+    client = Client()
+    assert post(client, "/api/v1/public/appeals", citizen_body(world))[0] == 201
+    world.noise.is_active = False
+    world.noise.save()
+    status, body = post(client, "/api/v1/public/appeals", citizen_body(world))
+    assert (status, body["code"]) == (422, "unknown_category")
+    assert Appeal.objects.count() == 1

@@ -23,7 +23,7 @@ from minsheng.core.errors import CoreError, DomainError
 from minsheng.core.idempotency import run_once
 from minsheng.org.models import OrgUnit, User
 
-from . import presenters, selectors, services
+from . import presenters, reference, selectors, services
 from .attachments import content_type_of, open_attachment, store_upload
 from .choices import AppealType, Channel, Status
 from .errors import AppealError
@@ -88,7 +88,7 @@ ERROR_RESPONSES: dict[int, Any] = {code: ErrorOut for code in ERRORS}
 def _category(category_id: int | None) -> Category | None:
     if category_id is None:
         return None
-    found = Category.objects.filter(pk=category_id, is_active=True).select_related("parent").first()
+    found = reference.active_category(category_id)
     if found is None:
         raise DomainError(AppealError.UNKNOWN_CATEGORY, {"category_id": category_id})
     return found
@@ -97,8 +97,8 @@ def _category(category_id: int | None) -> Category | None:
 def _territory(territory_id: int | None) -> OrgUnit | None:
     if territory_id is None:
         return None
-    found = OrgUnit.objects.filter(pk=territory_id, is_active=True).first()
-    if found is None or not found.is_territorial:
+    found = reference.active_territory(territory_id)
+    if found is None:
         raise DomainError(AppealError.UNKNOWN_TERRITORY, {"territory_id": territory_id})
     return found
 

@@ -5,3 +5,15 @@ class AppealsConfig(AppConfig):
     name = "minsheng.appeals"
     label = "appeals"
     verbose_name = "诉求"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from minsheng.org.models import OrgUnit
+
+        from .models import Category
+        from .reference import forget_lookups
+
+        for model in (Category, OrgUnit):
+            post_save.connect(forget_lookups, sender=model, dispatch_uid=f"forget-{model}")
+            post_delete.connect(forget_lookups, sender=model, dispatch_uid=f"forget-d-{model}")

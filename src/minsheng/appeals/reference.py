@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +90,48 @@ def cached_category(category_id: int | None) -> Category | None:
 
 def is_memoized() -> bool:
     return _memo.get() is not None
+
+
+# Categories and places named by submissions, cached per process for a minute: intake reads
+# them on every request, admins change them rarely. A save in this process forgets at once.
+REFERENCE_TTL_SECONDS = 60.0
+_lookups: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+def forget_lookups(**_kwargs: Any) -> None:
+    _lookups.clear()
+
+
+def _looked_up(kind: str, pk: int, load: Any) -> Any:
+    now = time.monotonic()
+    hit = _lookups.get((kind, pk))
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = load()
+    _lookups[(kind, pk)] = (now + REFERENCE_TTL_SECONDS, value)
+    return value
+
+
+def active_category(pk: int) -> Category | None:
+    """An active category by id (with its parents loaded), or None."""
+    return _looked_up(
+        "category",
+        pk,
+        lambda: next(
+            iter(
+                Category.objects.filter(pk=pk, is_active=True).select_related("parent__parent")[:1]
+            ),
+            None,
+        ),
+    )
+
+
+def active_territory(pk: int) -> OrgUnit | None:
+    """An active place (territorial unit) by id, or None."""
+    unit = _looked_up(
+        "unit", pk, lambda: next(iter(OrgUnit.objects.filter(pk=pk, is_active=True)[:1]), None)
+    )
+    return unit if unit is not None and unit.is_territorial else None
 
 
 @dataclass(frozen=True)
