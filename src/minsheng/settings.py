@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "minsheng.core",
     "minsheng.org",
     "minsheng.appeals",
+    "minsheng.ui",
 ]
 
 MIDDLEWARE = [
@@ -86,6 +87,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "minsheng.ui.context_processors.ui",
             ],
         },
     },
@@ -123,6 +125,8 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "org.User"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",

@@ -1,9 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from minsheng.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("ui/", include("minsheng.ui.urls")),
+    path("console/", include("minsheng.appeals.urls_console")),
+    path("", include("minsheng.appeals.urls_portal")),
 ]

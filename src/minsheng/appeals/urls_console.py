@@ -1,0 +1,17 @@
+"""Staff console: ``/console/``."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from .views import console
+
+app_name = "console"
+urlpatterns = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="appeals/console/login.html"),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
+    path("", console.home, name="home"),
+]

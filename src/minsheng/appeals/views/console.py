@@ -1,0 +1,10 @@
+"""Staff console views (placeholder until the console lands)."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "appeals/console/home.html")
