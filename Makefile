@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/minsheng
 
-.PHONY: venv demo test test-postgres lint migrations-check openapi openapi-check bench-intake
+.PHONY: venv assets browser-deps demo test test-postgres lint migrations-check openapi openapi-check bench-intake
 
 venv: $(VENV)/.installed
 
@@ -16,14 +16,29 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e ".[test]"
 	touch $@
 
-demo: venv
+# Front-end packages from the npm registry (package-lock.json), copied into static files.
+assets: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p src/minsheng/ui/static/ui/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js src/minsheng/ui/static/ui/vendor/htmx.min.js
+	touch $@
+
+# Browser journeys drive Debian's Chromium; install it when missing (needs root, as in CI).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+demo: venv assets
 	$(BIN)/minsheng demo $(DEMO_ARGS)
 
 # -rfE lists failures and errors by name above pytest's closing "N passed in …" line.
-test: venv
+test: venv assets browser-deps
 	$(BIN)/pytest -n 2 -rfE $(PYTEST_ARGS)
 
-test-postgres: venv
+test-postgres: venv assets browser-deps
 	MINSHENG_DATABASE_URL=$(POSTGRES_URL) $(BIN)/pytest -n 2 -rfE $(PYTEST_ARGS)
 
 lint: venv
