@@ -505,3 +505,10 @@ def test_a_category_deactivated_in_the_admin_is_refused_at_once(world):
     status, body = post(client, "/api/v1/public/appeals", citizen_body(world))
     assert (status, body["code"]) == (422, "unknown_category")
     assert Appeal.objects.count() == 1
+
+
+def test_oversized_form_post_gets_a_page_not_json(world, settings):
+    settings.MINSHENG_MAX_REQUEST_BYTES = 1000
+    response = Client().post("/appeal/new/", data="x" * 2000, content_type="text/plain")
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/html")

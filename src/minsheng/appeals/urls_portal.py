@@ -7,4 +7,11 @@ from .views import portal
 app_name = "portal"
 urlpatterns = [
     path("", portal.home, name="home"),
+    path("appeal/new/", portal.submit, name="submit"),
+    path("appeal/done/<str:code>/", portal.done, name="done"),
+    path("appeal/done/<str:code>/code.txt", portal.done_text, name="done_text"),
+    path("track/", portal.track, name="track"),
+    path("track/<str:code>/", portal.followup, name="followup"),
+    path("track/<str:code>/supplement/", portal.supplement, name="supplement"),
+    path("track/<str:code>/rate/", portal.rate, name="rate"),
 ]

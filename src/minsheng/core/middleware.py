@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from .errors import CoreError
 
@@ -27,6 +28,13 @@ class RequestSizeLimitMiddleware:
             length = 0
         if length > settings.MINSHENG_MAX_REQUEST_BYTES:
             error = CoreError.TOO_LARGE
+            if not request.path.startswith("/api/"):
+                # A person at a form: a page in their language, and a way back.
+                return render(
+                    request, "ui/too_large.html",
+                    {"max_mb": settings.MINSHENG_MAX_REQUEST_BYTES // (1024 * 1024)},
+                    status=error.status,
+                )
             return JsonResponse(
                 {
                     "code": error.code,

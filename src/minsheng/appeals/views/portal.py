@@ -1,8 +1,491 @@
-"""Citizen portal views (placeholder until the portal lands)."""
+"""Citizen portal (``/``): submit an appeal, follow it, add to it, rate the answer.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+Server-rendered and usable without JavaScript. Views parse what the citizen sent and call the
+services; every rule lives there. A refused step re-renders the page with everything typed
+(uploaded files kept server-side by their upload tokens) and the problem next to its field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from minsheng.core import ratelimit
+from minsheng.core.errors import CoreError, DomainError
+from minsheng.core.idempotency import run_once
+from minsheng.core.masking import mask_phone
+
+from .. import presenters, reference, selectors, services, workflow
+from ..attachments import sanitize_original_name, store_upload
+from ..choices import OPEN_STATUSES, Action, AppealType, Channel, Status, TimeUnit, Urgency
+from ..errors import AppealError
+from ..forms.portal import (
+    RateForm,
+    SubmitForm,
+    SupplementForm,
+    TrackForm,
+    new_submission_key,
+)
+from ..models import Appeal, Attachment
+
+# Tracking codes this browser submitted or looked up with the phone: the session is the proof
+# that lets it see the confirmation and follow-up pages without typing the phone again.
+SESSION_CODES = "portal_codes"
+REMEMBERED_CODES = 20
+UPLOAD_RATE = 60  # files per client address per minute, as the API's upload endpoint
+
+# The timeline in the citizen's words; ``%(unit)s`` is the unit's name when the event has one.
+PLAIN_EVENTS = {
+    Action.SUBMIT: _("We received your appeal"),
+    Action.DISPATCH: _("Sent to %(unit)s to handle"),
+    Action.REDISPATCH: _("Sent to %(unit)s instead"),
+    Action.ACCEPT: _("%(unit)s took up your appeal"),
+    Action.TRANSFER: _("Passed on to %(unit)s"),
+    Action.APPROVE_EXTENSION: _("%(unit)s was given more time"),
+    Action.SUSPEND: _("Paused while waiting for information"),
+    Action.RESUME: _("Work on it resumed"),
+    Action.APPROVE_REPLY: _("Answered and closed"),
+    Action.DIRECT_CLOSE: _("Answered and closed"),
+    Action.RATE: _("You rated the answer"),
+    Action.REOPEN: _("Reopened for more work"),
+    Action.INVALIDATE: _("Closed: it could not be handled as an appeal"),
+    Action.MERGE: _("Joined with another appeal about the same matter"),
+    Action.SUPPLEMENT: _("You added information"),
+}
+
+PLAIN_STATUS = {
+    Status.RECEIVED: _("It will be sent to the unit responsible soon."),
+    Status.DISPATCHED: _("Waiting for the unit responsible to take it up."),
+    Status.RETURNED: _("Being sent on to the right unit."),
+    Status.IN_PROGRESS: _("The unit responsible is working on it."),
+    Status.SUSPENDED: _("Paused while waiting for information."),
+    Status.REPLIED: _("The answer is being checked before it reaches you."),
+    Status.CLOSED: _("Finished. You can read the answer below."),
+    Status.INVALID: _("It could not be handled as an appeal."),
+    Status.MERGED: _("Joined with another appeal about the same matter."),
+}
+
+# Which form field a service's refusal belongs to; others are shown above the form.
+_SUBMIT_FIELD_OF_CODE = {
+    AppealError.INVALID_PHONE.code: "phone",
+    AppealError.CONTACT_REQUIRED.code: "phone",
+    AppealError.UNKNOWN_CATEGORY.code: "category",
+    AppealError.UNKNOWN_TERRITORY.code: "place",
+}
+_PHOTO_CODES = {
+    AppealError.TOO_MANY_ATTACHMENTS.code,
+    AppealError.UNKNOWN_UPLOAD.code,
+    AppealError.ATTACHMENT_TYPE.code,
+    AppealError.ATTACHMENT_TOO_LARGE.code,
+    AppealError.ATTACHMENT_CORRUPT.code,
+}
+# ``reason_required`` names the service's argument in ``details.field``.
+_FORM_FIELD_OF_ARGUMENT = {"content": "text", "text": "text", "comment": "comment"}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _remember(request: HttpRequest, code: str) -> None:
+    codes = [c for c in request.session.get(SESSION_CODES, []) if c != code]
+    request.session[SESSION_CODES] = [*codes, code][-REMEMBERED_CODES:]
+
+
+def _is_remembered(request: HttpRequest, code: str) -> bool:
+    return code in request.session.get(SESSION_CODES, [])
+
+
+def grouped(code: str) -> list[str]:
+    """The code in groups of three, the last of up to four (``ABC DEF GHJK``): easy to read out."""
+    groups = [code[i : i + 3] for i in range(0, len(code), 3)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return groups
+
+
+def _message(error: DomainError) -> str:
+    message = str(error.error.message)
+    if error.code == AppealError.TOO_MANY_ATTACHMENTS.code and "max" in error.details:
+        message += " " + gettext("At most %(max)s; tick the ones to remove.") % error.details
+    return message
+
+
+def _with_key(data: QueryDict) -> QueryDict:
+    """The posted data, with a fresh submission key if the page came without a usable one."""
+    data = data.copy()
+    key = data.get("submission_key", "")
+    if not key or len(key) > 128:
+        data["submission_key"] = new_submission_key()
+    return data
+
+
+@dataclass
+class Uploads:
+    """Files this page holds server-side (stored, not yet part of an appeal) and upload errors."""
+
+    items: list[Attachment] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> list[str]:
+        return [a.upload_token for a in self.items]
+
+    def fingerprint(self) -> list[str]:
+        # The content, not the token: a double click sends the same files twice and gets new
+        # tokens for them, but it is the same submission.
+        return [a.sha256 for a in self.items]
+
+
+def _collect_uploads(request: HttpRequest) -> Uploads:
+    """Files kept from an earlier try (minus those ticked for removal), then the new ones."""
+    removed = set(request.POST.getlist("remove_upload"))
+    kept = [t for t in dict.fromkeys(request.POST.getlist("upload")) if t and t not in removed]
+    rows = {
+        a.upload_token: a
+        for a in Attachment.objects.filter(upload_token__in=kept[:50], appeal__isnull=True)
+    }
+    uploads = Uploads(items=[rows[t] for t in kept if t in rows])
+    for upload in request.FILES.getlist("photos"):
+        name = sanitize_original_name(upload.name or "")
+        try:
+            ratelimit.hit("upload", ratelimit.client_address(request), limit=UPLOAD_RATE)
+            uploads.items.append(store_upload(data=upload, original_name=name))
+        except DomainError as error:
+            uploads.errors.append(
+                gettext("%(name)s: %(problem)s") % {"name": name or "?", "problem": _message(error)}
+            )
+    return uploads
+
+
+def _place_error(
+    form: forms.Form, uploads: Uploads, error: DomainError, field_of_code: dict[str, str]
+) -> None:
+    """Put a service's refusal next to the field it concerns, in the citizen's language."""
+    message = _message(error)
+    if error.code in _PHOTO_CODES:
+        uploads.errors.append(message)
+        return
+    name = field_of_code.get(error.code)
+    if error.code == AppealError.REASON_REQUIRED.code:
+        name = _FORM_FIELD_OF_ARGUMENT.get(str(error.details.get("field", "")))
+        if "max_length" in error.details:
+            message = gettext("This is too long: at most %(max_length)s characters.") % (
+                error.details
+            )
+    form.add_error(name if name in form.fields else None, message)
+
+
+def _once(*, scope: str, key: str, payload: dict[str, Any], run: Callable[[], str]) -> str:
+    """Run a citizen's write once per submission key; a resent page gets the first result."""
+    _status, body = run_once(
+        scope=scope, key=key, payload=payload, run=lambda: (201, {"result": run()})
+    )
+    return str(body["result"])
+
+
+def _typical_limits() -> dict[str, Any] | None:
+    """The ordinary time limits, for the plain-language guidance; None if none is configured."""
+    try:
+        limits = reference.resolve_time_limit(
+            appeal_type=AppealType.COMPLAINT, category=None, urgency=Urgency.NORMAL
+        )
+    except DomainError:
+        return None
+    return {
+        "accept_amount": limits.accept_amount,
+        "accept_unit": TimeUnit(limits.accept_unit).label,
+        "complete_amount": limits.complete_amount,
+        "complete_unit": TimeUnit(limits.complete_unit).label,
+    }
+
+
+def _photo_context() -> dict[str, Any]:
+    return {
+        "max_photos": settings.MINSHENG_ATTACHMENTS_PER_APPEAL,
+        "max_megabytes": settings.MINSHENG_ATTACHMENT_MAX_BYTES // (1024 * 1024),
+    }
+
+
+# ---------------------------------------------------------------- home
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "appeals/portal/home.html")
+    return render(request, "appeals/portal/home.html", {"limits": _typical_limits()})
+
+
+# ---------------------------------------------------------------- submit
+
+
+@require_http_methods(["GET", "POST"])
+def submit(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        form = SubmitForm(initial={"submission_key": new_submission_key()})
+        return _render_submit(request, form, Uploads())
+    form = SubmitForm(_with_key(request.POST))
+    uploads = _collect_uploads(request)
+    if form.is_valid() and not uploads.errors:
+        try:
+            code = _submit_once(form, uploads)
+        except DomainError as error:
+            if error.code == CoreError.IDEMPOTENCY_KEY_REUSED.code:
+                # Sent before with other content (back button, then edits): offer a fresh send.
+                form.data["submission_key"] = new_submission_key()
+                form.add_error(
+                    None,
+                    gettext(
+                        "This form was already sent once. Check the details and send it again "
+                        "to make a new appeal."
+                    ),
+                )
+            else:
+                _place_error(form, uploads, error, _SUBMIT_FIELD_OF_CODE)
+        else:
+            _remember(request, code)
+            return redirect("portal:done", code=code)
+    form.describe()
+    return _render_submit(request, form, uploads, status=422)
+
+
+def _submit_once(form: SubmitForm, uploads: Uploads) -> str:
+    data = form.cleaned_data
+    payload = {
+        "appeal_type": data["appeal_type"],
+        "category": data["category"],
+        "place": data["place"],
+        "address": data["address"],
+        "text": data["text"],
+        "name": data["name"],
+        "phone": data["phone"],
+        "anonymous": data["anonymous"],
+        "attachments": uploads.fingerprint(),
+    }
+
+    def run() -> str:
+        category = None
+        if data["category"] is not None:
+            category = reference.active_category(data["category"])
+            if category is None:
+                raise DomainError(AppealError.UNKNOWN_CATEGORY, {"category": data["category"]})
+        territory = reference.active_territory(data["place"])
+        if territory is None:
+            raise DomainError(AppealError.UNKNOWN_TERRITORY, {"territory": data["place"]})
+        appeal = services.submit_appeal(
+            actor=None,
+            channel=Channel.WEB_PORTAL,
+            appeal_type=data["appeal_type"],
+            content=data["text"],
+            phone=data["phone"],
+            name=data["name"],
+            anonymous=data["anonymous"],
+            category=category,
+            territory=territory,
+            address=data["address"],
+            upload_tokens=uploads.tokens,
+        )
+        return appeal.tracking_code
+
+    return _once(scope="portal", key=data["submission_key"], payload=payload, run=run)
+
+
+def _render_submit(
+    request: HttpRequest, form: SubmitForm, uploads: Uploads, status: int = 200
+) -> HttpResponse:
+    context = {"form": form, "uploads": uploads, **_photo_context()}
+    return render(request, "appeals/portal/submit.html", context, status=status)
+
+
+def done(request: HttpRequest, code: str) -> HttpResponse:
+    """The confirmation: only for the browser that submitted (or looked up) this code."""
+    code = services.normalize_tracking_code(code)
+    if not _is_remembered(request, code):
+        raise Http404
+    phone = Appeal.objects.filter(tracking_code=code).values_list("citizen_phone", flat=True)
+    context = {
+        "code": code,
+        "groups": grouped(code),
+        "masked_phone": mask_phone(phone.first() or ""),
+        "limits": _typical_limits(),
+    }
+    return render(request, "appeals/portal/done.html", context)
+
+
+def done_text(request: HttpRequest, code: str) -> HttpResponse:
+    """The tracking code as a small text file, to keep on the phone."""
+    code = services.normalize_tracking_code(code)
+    if not _is_remembered(request, code):
+        raise Http404
+    follow = request.build_absolute_uri(reverse("portal:track"))
+    text = "\n".join(
+        [
+            gettext("Minsheng citizen service"),
+            gettext("Tracking code: %(code)s") % {"code": " ".join(grouped(code))},
+            gettext("Follow your appeal at %(url)s with this code and the phone number you gave.")
+            % {"url": follow},
+            "",
+        ]
+    )
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="appeal-{code}.txt"'
+    return response
+
+
+# ---------------------------------------------------------------- follow
+
+
+@require_http_methods(["GET", "POST"])
+def track(request: HttpRequest) -> HttpResponse:
+    """Look an appeal up by tracking code and phone (POST: the phone never goes in a URL)."""
+    if request.method != "POST":
+        form = TrackForm(initial={"tracking_code": request.GET.get("code", "")[:32]})
+        return render(request, "appeals/portal/track.html", {"form": form})
+    form = TrackForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            ratelimit.hit(
+                "track",
+                ratelimit.client_address(request),
+                limit=settings.MINSHENG_TRACKING_RATE,
+            )
+            appeal = _look_up(form.cleaned_data["tracking_code"], form.cleaned_data["phone"])
+        except DomainError as error:
+            form.add_error(None, _message(error))
+            status = error.status
+        else:
+            _remember(request, appeal.tracking_code)
+            return redirect("portal:followup", code=appeal.tracking_code)
+    form.describe()
+    return render(request, "appeals/portal/track.html", {"form": form}, status=status)
+
+
+def _look_up(code: str, phone: str) -> Appeal:
+    try:
+        digits = services.normalize_phone(phone) if phone.strip() else ""
+    except DomainError:  # a malformed phone matches nothing; say so the same way
+        raise DomainError(AppealError.TRACKING_NOT_FOUND) from None
+    return selectors.by_tracking(code, digits)
+
+
+def _remembered_appeal(code: str) -> Appeal:
+    """The appeal of a code this session proved with the phone, with its public timeline."""
+    phone = Appeal.objects.filter(tracking_code=code).values_list("citizen_phone", flat=True)
+    found = phone.first()
+    if found is None:
+        raise Http404
+    return selectors.by_tracking(code, found)
+
+
+def followup(request: HttpRequest, code: str) -> HttpResponse:
+    code = services.normalize_tracking_code(code)
+    if not _is_remembered(request, code):
+        return redirect(f"{reverse('portal:track')}?{urlencode({'code': code[:32]})}")
+    return _render_followup(request, _remembered_appeal(code))
+
+
+@require_POST
+def supplement(request: HttpRequest, code: str) -> HttpResponse:
+    code = services.normalize_tracking_code(code)
+    if not _is_remembered(request, code):
+        raise Http404
+    appeal = _remembered_appeal(code)
+    form = SupplementForm(_with_key(request.POST))
+    uploads = _collect_uploads(request)
+    status = 422
+    if form.is_valid() and not uploads.errors:
+        text = form.cleaned_data["text"]
+
+        def run() -> str:
+            services.add_supplement(
+                appeal=appeal.pk, actor=None, text=text, upload_tokens=uploads.tokens
+            )
+            return code
+
+        try:
+            _once(
+                scope="portal-supplement",
+                key=form.cleaned_data["submission_key"],
+                payload={"code": code, "text": text, "attachments": uploads.fingerprint()},
+                run=run,
+            )
+        except DomainError as error:
+            _place_error(form, uploads, error, {})
+            status = 409 if error.status == 409 else 422
+        else:
+            messages.success(request, gettext("Thank you. What you added is now with your appeal."))
+            return redirect("portal:followup", code=code)
+    form.describe()
+    return _render_followup(request, appeal, supplement_form=form, uploads=uploads, status=status)
+
+
+@require_POST
+def rate(request: HttpRequest, code: str) -> HttpResponse:
+    code = services.normalize_tracking_code(code)
+    if not _is_remembered(request, code):
+        raise Http404
+    appeal = _remembered_appeal(code)
+    form = RateForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            services.rate_appeal(
+                appeal=appeal.pk,
+                actor=None,
+                rating=form.cleaned_data["rating"],
+                solved=form.solved_value(),
+                comment=form.cleaned_data["comment"],
+            )
+        except DomainError as error:
+            _place_error(form, Uploads(), error, {})
+            status = error.status
+        else:
+            messages.success(request, gettext("Thank you for your answer."))
+            return redirect("portal:followup", code=code)
+    form.describe()
+    return _render_followup(request, appeal, rate_form=form, status=status)
+
+
+def _render_followup(
+    request: HttpRequest,
+    appeal: Appeal,
+    *,
+    supplement_form: SupplementForm | None = None,
+    uploads: Uploads | None = None,
+    rate_form: RateForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    public = presenters.public_view(appeal)
+    timeline = []
+    for event in public["timeline"]:
+        plain = PLAIN_EVENTS.get(event["action"])
+        if plain is None or ("%(unit)s" in str(plain) and not event["unit"]):
+            label = event["action_label"]
+        else:
+            label = str(plain) % {"unit": event["unit"] or ""}
+        timeline.append({**event, "label": label})
+    context = {
+        "public": public,
+        "timeline": timeline,
+        "plain_status": PLAIN_STATUS.get(public["status"], public["status_label"]),
+        "is_open": public["status"] in OPEN_STATUSES,
+        "code": appeal.tracking_code,
+        "groups": grouped(appeal.tracking_code),
+        "can_supplement": workflow.can_start(Action.SUPPLEMENT, public["status"]),
+        "supplement_form": supplement_form
+        or SupplementForm(initial={"submission_key": new_submission_key()}),
+        "uploads": uploads or Uploads(),
+        "rate_form": rate_form or RateForm(),
+        **_photo_context(),
+    }
+    return render(request, "appeals/portal/followup.html", context, status=status)
