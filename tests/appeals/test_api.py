@@ -512,3 +512,16 @@ def test_oversized_form_post_gets_a_page_not_json(world, settings):
     response = Client().post("/appeal/new/", data="x" * 2000, content_type="text/plain")
     assert response.status_code == 413
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_queue_attention_filters(world):
+    from minsheng.appeals import services
+
+    done = closed(world)
+    rated = closed(world)
+    services.rate_appeal(appeal=rated, actor=None, rating="satisfied")
+    client = Client()
+    client.force_login(world["dispatcher"])
+    unrated = client.get("/api/v1/appeals", {"unrated": "true"}).json()
+    assert [i["id"] for i in unrated["items"]] == [done.pk]
+    assert client.get("/api/v1/appeals", {"overdue": "true"}).json()["items"] == []

@@ -261,6 +261,9 @@ class QueueQuery(Schema):
     received_from: datetime | None = None
     received_to: datetime | None = None
     q: str = ""
+    due_24h: bool = False
+    overdue: bool = False
+    unrated: bool = False
     cursor: str | None = None
     limit: int = 50
 
@@ -298,6 +301,9 @@ def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, An
             received_from=_utc(query.received_from),
             received_to=_utc(query.received_to),
             text=query.q,
+            due_24h=query.due_24h,
+            overdue=query.overdue,
+            unrated=query.unrated,
         ),
         cursor=query.cursor,
         limit=query.limit,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from minsheng.core.errors import DomainError
 from minsheng.org.models import OrgUnit, User
 
 from . import permissions
+from .choices import Status
 from .errors import AppealError
 from .models import Appeal, AppealEvent, Category
 
@@ -20,6 +22,25 @@ from .models import Appeal, AppealEvent, Category
 def appeals_for(user: User) -> QuerySet[Appeal]:
     """Every staff read starts here (DESIGN.md invariant 3)."""
     return Appeal.objects.filter(permissions.visible_to(user))
+
+
+# Statuses whose completion clock is running (suspended: stopped; replied: under review).
+RUNNING = (Status.DISPATCHED, Status.IN_PROGRESS, Status.RETURNED)
+
+
+def attention_filters(now: datetime) -> dict[str, Q]:
+    """What needs someone's attention, by name: the console's home counts and queue shortcuts."""
+    running = Q(status__in=RUNNING)
+    return {
+        "to_dispatch": Q(status=Status.RECEIVED),
+        "to_accept": Q(status=Status.DISPATCHED),
+        "in_progress": Q(status=Status.IN_PROGRESS),
+        "due_24h": running & Q(due_at__gte=now, due_at__lt=now + timedelta(hours=24)),
+        "overdue": running & Q(due_at__lt=now),
+        "returned": Q(status=Status.RETURNED),
+        "replied": Q(status=Status.REPLIED),
+        "unrated": Q(status=Status.CLOSED, rating=""),
+    }
 
 
 @dataclass
@@ -32,6 +53,9 @@ class QueueFilter:
     received_from: datetime | None = None
     received_to: datetime | None = None
     text: str = ""
+    due_24h: bool = False  # running, completion deadline within the next 24 hours
+    overdue: bool = False  # running, past its completion deadline
+    unrated: bool = False  # closed, not yet rated (waiting for the callback)
 
 
 def _cursor_encode(pk: int) -> str:
@@ -58,6 +82,10 @@ class Page:
 def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit: int = 50) -> Page:
     """Newest first, keyset-paged by id (stable under inserts, no OFFSET scans)."""
     qs = appeals_for(user)
+    attention = attention_filters(timezone.now())
+    for name in ("due_24h", "overdue", "unrated"):
+        if getattr(filters, name):
+            qs = qs.filter(attention[name])
     if filters.status:
         qs = qs.filter(status__in=filters.status)
     if filters.channel:

@@ -14,4 +14,10 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     path("", console.home, name="home"),
+    path("appeals/", console.queue, name="queue"),
+    path("appeals/bulk-dispatch/", console.bulk_dispatch, name="bulk_dispatch"),
+    path("appeals/<int:appeal_id>/", console.detail, name="detail"),
+    path("appeals/<int:appeal_id>/reveal/", console.reveal, name="reveal"),
+    path("appeals/<int:appeal_id>/action/<str:name>/", console.act, name="act"),
+    path("intake/", console.intake, name="intake"),
 ]

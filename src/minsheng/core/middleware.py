@@ -31,7 +31,8 @@ class RequestSizeLimitMiddleware:
             if not request.path.startswith("/api/"):
                 # A person at a form: a page in their language, and a way back.
                 return render(
-                    request, "ui/too_large.html",
+                    request,
+                    "ui/too_large.html",
                     {"max_mb": settings.MINSHENG_MAX_REQUEST_BYTES // (1024 * 1024)},
                     status=error.status,
                 )
