@@ -19,16 +19,21 @@ What one run does:
    pairs of concurrent duplicates create nothing new, and that the audit chain verifies.
 4. Prints a table; ``--record`` writes it to the "## Intake (issue 2)" section of
    ``bench/RESULTS.md``. ``--sweep`` compares several configurations in one run (the machine is
-   shared and noisy, so compare within a run). ``--profile N`` adds an in-process cProfile of N
-   submissions with per-statement SQL timings: where a request's time goes.
+   shared and noisy, so compare within a run). ``--rate R`` offers a fixed R submissions/s
+   instead (open loop: latency at a given load rather than at saturation). ``--profile N`` adds
+   an in-process cProfile of N submissions with per-statement SQL timings. ``--code REF``
+   measures a commit instead of the working tree; ``--baseline REF`` runs every configuration
+   against a second commit too (own database), interleaved: an A/B in one run.
 
 Run with the project's virtualenv (it needs psycopg, a project dependency)::
 
-    .venv/bin/python bench/intake.py                      # default serve config, ~2 minutes
-    .venv/bin/python bench/intake.py --sweep --record     # 5x4, 3x1, 5x1, 2x4 in one run
+    .venv/bin/python bench/intake.py                      # default serve config, < 1 minute
+    .venv/bin/python bench/intake.py --sweep --record     # 5x4, 3x1, 5x1, 2x4, 2x1 in one run
     .venv/bin/python bench/intake.py --profile 300        # plus where the time goes
+    .venv/bin/python bench/intake.py --baseline HEAD~1    # did the last commit help?
 
-Only 127.0.0.1 is contacted (the server it starts, and PostgreSQL at ``--postgres``).
+It contacts only the server it starts on 127.0.0.1 and PostgreSQL at ``--postgres`` (default
+127.0.0.1:5432).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import argparse
 import contextlib
 import datetime as dt
 import http.client
+import io
 import json
 import math
 import os
@@ -51,6 +57,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -69,7 +76,7 @@ RUNS_END = "<!-- /intake:runs -->"
 SUBMIT_PATH = "/api/v1/public/appeals"
 TARGET_RATE = 300.0
 TARGET_P99_MS = 100.0
-DEFAULT_SWEEP = "5x4,3x1,5x1,2x4"
+DEFAULT_SWEEP = "5x4,3x1,5x1,2x4,2x1"
 HOST = "127.0.0.1"
 
 
@@ -409,6 +416,7 @@ class Outcome:
     done_at: float  # perf_counter at completion
     appeal_id: int | None
     error: str = ""
+    client: int = -1  # which client (connection) sent it
 
 
 def _appeal_id(status: int, raw: bytes) -> tuple[int | None, str]:
@@ -420,20 +428,25 @@ def _appeal_id(status: int, raw: bytes) -> tuple[int | None, str]:
     return None, raw[:200].decode(errors="replace")
 
 
-def fire(client: Client, job: Job) -> Outcome:
+def fire(client: Client, job: Job, due: float | None = None) -> Outcome:
+    """Send one submission; latency runs from ``due`` (its scheduled time) if given."""
     start = time.perf_counter()
     status, raw = client.submit(job)
     end = time.perf_counter()
     appeal_id, error = _appeal_id(status, raw)
-    return Outcome(job.key, job.body, status, end - start, end, appeal_id, error)
+    since = min(start, due) if due is not None else start
+    return Outcome(job.key, job.body, status, end - since, end, appeal_id, error)
 
 
 def run_phase(
-    clients: list[Client], jobs: list[Job], deadline_seconds: float
+    clients: list[Client], jobs: list[Job], deadline_seconds: float, rate: float | None = None
 ) -> tuple[list[Outcome], float, float]:
-    """All clients take jobs back to back until none are left or the deadline passes.
+    """All clients take jobs until none are left or the deadline passes.
 
-    Returns the outcomes and the measured window (start, end) in perf_counter seconds.
+    Closed loop (``rate`` None): each client sends its next job as soon as it has an answer.
+    Open loop: job ``i`` is due at ``start + i / rate`` and its latency counts from then, so a
+    server that falls behind shows it in the latency (no coordinated omission); at most
+    ``len(clients)`` are in flight. Returns the outcomes and the window (start, end).
     """
     lock = threading.Lock()
     cursor = [0]
@@ -441,20 +454,27 @@ def run_phase(
     gate = threading.Barrier(len(clients) + 1)
     start_box = [0.0]
 
-    def take() -> Job | None:
+    def take() -> tuple[int, Job] | None:
         if time.perf_counter() - start_box[0] >= deadline_seconds:
             return None
         with lock:
             if cursor[0] >= len(jobs):
                 return None
-            job = jobs[cursor[0]]
             cursor[0] += 1
-            return job
+            return cursor[0] - 1, jobs[cursor[0] - 1]
 
     def loop(index: int) -> None:
         gate.wait()
-        while (job := take()) is not None:
-            results[index].append(fire(clients[index], job))
+        while (item := take()) is not None:
+            number, job = item
+            due = None
+            if rate:
+                due = start_box[0] + number / rate
+                if (delay := due - time.perf_counter()) > 0:
+                    time.sleep(delay)
+            outcome = fire(clients[index], job, due)
+            outcome.client = index
+            results[index].append(outcome)
 
     threads = [
         threading.Thread(target=loop, args=(i,), daemon=True, name=f"client-{i}")
@@ -547,6 +567,22 @@ class ActivitySampler(threading.Thread):
         self.in_tx_idle: Counter[str] = Counter()
         self.pids: set[int] = set()
         self.error = ""
+        # CPU ticks of the database's backends: at the start (0 for one that connects later, whose
+        # whole life is in the window) and when last seen. Backends come and go (the server
+        # reconnects after MINSHENG_DB_CONN_MAX_AGE), so a snapshot at both ends would miss some.
+        self.first_ticks: dict[int, int] = {}
+        self.last_ticks: dict[int, int] = {}
+
+    def begin(self, pids: list[int]) -> None:
+        """Take the backends' starting CPU ticks, then start sampling."""
+        self.first_ticks = snapshot(pids)
+        self.last_ticks = dict(self.first_ticks)
+        self.start()
+
+    def backend_cpu_seconds(self) -> float:
+        self.last_ticks.update(snapshot(list(self.last_ticks)))
+        ticks = sum(t - self.first_ticks.get(pid, 0) for pid, t in self.last_ticks.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def run(self) -> None:
         try:
@@ -554,17 +590,18 @@ class ActivitySampler(threading.Thread):
         except BenchError as exc:
             self.error = str(exc)
             return
-        with conn:
+        try:
             while not self.stop_event.wait(self.interval):
-                rows = conn.execute(
-                    "SELECT pid, state, wait_event_type, wait_event, left(query, 70) "
-                    "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
-                    "AND backend_type = 'client backend'",
-                    [self.database],
-                ).fetchall()
+                try:
+                    rows = self._sample(conn)
+                except Exception as exc:  # noqa: BLE001 - a sampler must never kill the run
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    return
                 self.samples += 1
                 for pid, state, wtype, wevent, query in rows:
                     self.pids.add(pid)
+                    if (ticks := _ticks(pid)) is not None:
+                        self.last_ticks[pid] = ticks
                     if state == "active":
                         label = f"active, waiting {wtype}:{wevent}" if wtype else "active (running)"
                         if wtype == "Lock":
@@ -575,6 +612,19 @@ class ActivitySampler(threading.Thread):
                     else:
                         label = str(state)
                     self.states[label] += 1
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def _sample(self, conn: Any) -> list[Any]:
+        return list(
+            conn.execute(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 70) "
+                "FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                "AND backend_type = 'client backend'",
+                [self.database],
+            ).fetchall()
+        )
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -587,7 +637,9 @@ class ActivitySampler(threading.Thread):
 
 
 def _squash(query: str | None) -> str:
-    return re.sub(r"\s+", " ", query or "").strip()
+    text = re.sub(r"\s+", " ", query or "").strip()
+    text = re.sub(r'"s\d+_x\d+"', '"s…"', text)  # savepoint names
+    return re.sub(r"\b\d+\b", "N", text)  # literal values (client-side binding)
 
 
 def backend_pids(url: str, database: str) -> list[int]:
@@ -705,16 +757,21 @@ class Result:
     p90: float = 0.0
     p99: float = 0.0
     max: float = 0.0
-    per_second: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    per_second: tuple[float, float, float] | None = None
+    per_client: tuple[float, float] | None = None  # lowest and highest median latency (s)
     statuses: Counter[int] = field(default_factory=Counter)
     error_samples: list[str] = field(default_factory=list)
     transport_errors: Counter[str] = field(default_factory=Counter)
     connects: int = 0
     warmup_ok: int = 0
-    app_cpu: float = 0.0
+    app_cpu: float = 0.0  # cores in use during the window
     pg_cpu: float = 0.0
     client_cpu: float = 0.0
-    machine_busy: float = 0.0
+    machine_busy: float = 0.0  # fraction of all cores
+    round: int = 1
+    code: str = ""  # "" = the code measured; else the --baseline commit
+    offered: float | None = None  # --rate (open loop)
+
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     pg_states: list[tuple[str, float]] = field(default_factory=list)
     pg_lock_waits: list[tuple[str, float]] = field(default_factory=list)
@@ -722,7 +779,19 @@ class Result:
 
     @property
     def label(self) -> str:
-        return f"{self.workers}x{self.threads}"
+        return f"{self.workers}x{self.threads}" + (f" @{self.code}" if self.code else "")
+
+    @property
+    def row_label(self) -> str:
+        return self.label if self.round == 1 else f"{self.label} (round {self.round})"
+
+    @property
+    def other_cpu(self) -> float:
+        """Cores busy with anything else: other users of the shared machine, PG's own helpers."""
+        return max(0.0, self.machine_busy * _cores() - self.app_cpu - self.pg_cpu - self.client_cpu)
+
+    def ms_per_submission(self, cores: float) -> float:
+        return cores / self.rate * 1000 if self.rate else float("nan")
 
     @property
     def errors(self) -> int:
@@ -733,34 +802,80 @@ class Result:
         return self.errors == 0 and all(ok for _n, ok, _d in self.checks)
 
     def meets_target(self) -> bool:
-        return self.rate >= TARGET_RATE and self.p99 * 1000 < TARGET_P99_MS
+        """Closed loop: the rate reached. Open loop: ≥ the target offered and kept up with."""
+        if self.offered:
+            rate_ok = self.offered >= TARGET_RATE and self.rate >= 0.99 * self.offered
+        else:
+            rate_ok = self.rate >= TARGET_RATE
+        return rate_ok and self.clients >= 32 and self.p99 * 1000 < TARGET_P99_MS
+
+
+@dataclass
+class Side:
+    """One version of the code under test, with its own database and data directory."""
+
+    label: str  # "" for the code measured; the commit for --baseline
+    database: str
+    db_url: str
+    data_dir: Path
+    env: dict[str, str]
+    data: dict[str, Any] = field(default_factory=dict)
+    created: bool = False
+
+    def prepare(self, admin_url: str) -> None:
+        t0 = time.monotonic()
+        say(f"creating database {self.database} …")
+        recreate_database(admin_url, self.database)
+        self.created = True
+        run_checked([MINSHENG, "migrate"], self.env, f"minsheng migrate ({self.database})")
+        out = run_checked([PYTHON, "-c", SETUP_CODE], self.env, "loading the demo org")
+        self.data = json.loads(out.splitlines()[-1])
+        say(
+            f"{self.database} ready in {time.monotonic() - t0:.0f} s: "
+            f"{len(self.data['categories'])} categories, {len(self.data['villages'])} villages"
+        )
+
+
+def make_side(
+    args: argparse.Namespace, label: str, database: str, src: Path | None, root: Path
+) -> Side:
+    data_dir = root / (f"data-{label}" if label else "data")
+    data_dir.mkdir()
+    db_url = with_database(args.postgres, database)
+    env = bench_env(db_url, data_dir)
+    if src is not None:  # an exported tree: its package shadows the editable install
+        env["PYTHONPATH"] = str(src)
+    return Side(label=label, database=database, db_url=db_url, data_dir=data_dir, env=env)
 
 
 def run_config(
     args: argparse.Namespace,
-    env: dict[str, str],
-    db_url: str,
-    data: dict[str, Any],
+    side: Side,
     workers: int,
     threads: int,
     rng: random.Random,
     log_dir: Path,
 ) -> Result:
-    result = Result(workers=workers, threads=threads, clients=args.clients)
+    result = Result(
+        workers=workers, threads=threads, clients=args.clients, code=side.label, offered=args.rate
+    )
+    env, db_url, data = side.env, side.db_url, side.data
     table = data["tables"]["appeal"]
     port = free_port()
-    server = Server(env, port, workers, threads, log_dir / f"serve-{workers}x{threads}.log")
+    log = log_dir / f"serve-{workers}x{threads}-{result.code or 'main'}.log"
+    server = Server(env, port, workers, threads, log)
     say(f"[{result.label}] starting minsheng serve --workers {workers} (threads {threads}) …")
     # Payloads are generated before the clock starts: the client's CPU goes to HTTP only.
     warm_jobs = make_jobs(rng, data, max(args.clients * 200, 2000))
     jobs = make_jobs(rng, data, args.requests)
     clients = [Client(port) for _ in range(args.clients)]
+    sampler = ActivitySampler(db_url, side.database)
     try:
         server.start()
         server.wait_ready()
         rows_before = count_rows(db_url, table)
         say(f"[{result.label}] warming up for {args.warmup_seconds:g} s …")
-        warm, _s, _e = run_phase(clients, warm_jobs, args.warmup_seconds)
+        warm, _s, _e = run_phase(clients, warm_jobs, args.warmup_seconds, args.rate)
         result.warmup_ok = sum(1 for o in warm if o.status == 201)
         if result.warmup_ok == 0:
             sample = warm[0].error if warm else "no response"
@@ -768,23 +883,23 @@ def run_config(
         for client in clients:
             client.connects, client.transport_errors = 0, Counter()
 
+        pace = f" at {args.rate:g}/s (open loop)" if args.rate else ""
         say(
-            f"[{result.label}] measuring: {args.clients} clients, up to {args.requests} "
+            f"[{result.label}] measuring: {args.clients} clients{pace}, up to {args.requests} "
             f"submissions or {args.max_seconds:g} s …"
         )
-        sampler = ActivitySampler(db_url, args.database)
-        sampler.start()
-        app_pids, pg_pids = server.pids(), backend_pids(db_url, args.database)
-        app0, pg0 = snapshot(app_pids), snapshot(pg_pids)
+        app_pids = server.pids()
+        app0 = snapshot(app_pids)
+        sampler.begin(backend_pids(db_url, side.database))
         machine0, self0 = _machine_ticks(), resource.getrusage(resource.RUSAGE_SELF)
-        outcomes, start, end = run_phase(clients, jobs, args.max_seconds)
-        app1, pg1 = snapshot(app_pids), snapshot(pg_pids)
+        outcomes, start, end = run_phase(clients, jobs, args.max_seconds, args.rate)
+        app1 = snapshot(app_pids)
         machine1, self1 = _machine_ticks(), resource.getrusage(resource.RUSAGE_SELF)
         sampler.stop()
 
         result.window = max(end - start, 1e-9)
         result.app_cpu = cpu_seconds(app0, app1) / result.window
-        result.pg_cpu = cpu_seconds(pg0, pg1) / result.window
+        result.pg_cpu = sampler.backend_cpu_seconds() / result.window
         result.client_cpu = (
             self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
         ) / result.window
@@ -808,6 +923,11 @@ def run_config(
         for client in clients:
             result.transport_errors.update(client.transport_errors)
             result.connects += client.connects
+        by_client: dict[int, list[float]] = defaultdict(list)
+        for o in outcomes:
+            by_client[o.client].append(o.latency)
+        medians = [statistics.median(v) for v in by_client.values()]
+        result.per_client = (min(medians), max(medians)) if medians else None
         buckets = Counter(int(o.done_at - start) for o in good)
         full = [buckets.get(s, 0) for s in range(int(result.window))]  # whole seconds only
         if full:
@@ -815,6 +935,8 @@ def run_config(
 
         verify(args, result, db_url, data, port, rows_before, warm, outcomes, rng)
     finally:
+        if sampler.is_alive():
+            sampler.stop()
         for client in clients:
             client.close()
         server.stop()
@@ -912,14 +1034,14 @@ def audit_check(env: dict[str, str]) -> tuple[str, bool, str]:
 # ------------------------------------------------------------------------------- profiling
 
 PROFILE_CODE = r"""
-import cProfile, io, json, pstats, random, sys, time, uuid
+import cProfile, io, json, pstats, re, sys, sysconfig, time, uuid
 from collections import defaultdict
 import django
 django.setup()
 from django.db import connection
 from minsheng.wsgi import application
 
-payloads = json.loads(sys.stdin.read())
+payloads = [p.encode() for p in json.loads(sys.stdin.read())]
 n_warm, n = int(sys.argv[1]), int(sys.argv[2])
 stats = defaultdict(lambda: [0, 0.0])
 commit = [0, 0.0]
@@ -931,7 +1053,7 @@ def wrapper(execute, sql, params, many, context):
         return execute(sql, params, many, context)
     finally:
         if recording[0]:
-            key = " ".join(sql.split())[:110]
+            key = re.sub(r'"s\d+_x\d+"', '"s…"', " ".join(sql.split()))[:100]
             stats[key][0] += 1
             stats[key][1] += time.perf_counter() - t
 
@@ -950,9 +1072,8 @@ def call(body):
     if not status[0].startswith("201"):
         raise SystemExit(f"profile request failed: {status[0]} {out[:300]!r}")
 
-bodies = [p.encode() for p in payloads]
 with connection.execute_wrapper(wrapper):
-    for body in bodies[:n_warm]:
+    for body in payloads[:n_warm]:
         call(body)
     real_commit = connection._commit
     def timed_commit():
@@ -964,43 +1085,51 @@ with connection.execute_wrapper(wrapper):
                 commit[0] += 1
                 commit[1] += time.perf_counter() - t
     connection._commit = timed_commit
+    # Pass 1, timings only (no profiler): what one submission costs on an idle connection.
     recording[0] = True
-    profiler = cProfile.Profile()
     cpu0, t0 = time.process_time(), time.perf_counter()
-    profiler.enable()
-    for body in bodies[n_warm:n_warm + n]:
+    for body in payloads[n_warm:n_warm + n]:
         call(body)
-    profiler.disable()
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     recording[0] = False
+# Pass 2, under cProfile (which slows Python down): where the Python time goes.
+profiler = cProfile.Profile()
+profiler.enable()
+for body in payloads[n_warm + n:]:
+    call(body)
+profiler.disable()
 
 sql_time = sum(v[1] for v in stats.values())
 queries = sum(v[0] for v in stats.values())
-print(f"In-process profile: {n} submissions through the WSGI app (no HTTP, one thread).")
-print(f"  wall {wall / n * 1000:.2f} ms/submission, this process's CPU {cpu / n * 1000:.2f} ms")
-print(f"  SQL: {queries / n:.1f} statements/submission, {sql_time / n * 1000:.2f} ms "
-      f"(round trips incl. PostgreSQL's work), COMMIT {commit[1] / max(commit[0], 1) * 1000:.2f} "
-      f"ms x {commit[0] / n:.1f}")
-print(f"  Python outside SQL and COMMIT: {(wall - sql_time - commit[1]) / n * 1000:.2f} ms")
-print("\n  statements per submission (count, ms each, ms total per submission):")
+ms = lambda seconds: f"{seconds / n * 1000:.2f} ms"
+print(f"In-process profile: {n} submissions through the WSGI app (one thread, no HTTP, no "
+      "concurrency: the floor of a submission's cost).")
+print(f"  wall {ms(wall)} per submission; CPU of this Python process {ms(cpu)}")
+print(f"  SQL: {queries / n:.1f} statements per submission taking {ms(sql_time)} (round trip "
+      f"plus PostgreSQL's work); COMMIT {ms(commit[1])} ({commit[0] / n:.1f} per submission)")
+print(f"  Python outside SQL and COMMIT: {ms(wall - sql_time - commit[1])}")
+print("\n  statements per submission (count, ms each, ms per submission):")
 for sql, (count, seconds) in sorted(stats.items(), key=lambda kv: -kv[1][1]):
     print(f"    {count / n:4.1f}  {seconds / count * 1000:6.3f}  {seconds / n * 1000:6.3f}  {sql}")
-buf = io.StringIO()
-ps = pstats.Stats(profiler, stream=buf).sort_stats("cumulative")
-ps.print_stats(40)
-print("\n  cProfile, by cumulative time (top 40):")
-print("\n".join("    " + line for line in buf.getvalue().splitlines()[6:]))
-buf = io.StringIO()
-pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(25)
-print("\n  cProfile, by own time (top 25):")
-print("\n".join("    " + line for line in buf.getvalue().splitlines()[6:]))
+prefixes = [sysconfig.get_paths()["purelib"] + "/", sysconfig.get_paths()["stdlib"] + "/"]
+for order, top in (("cumulative", 45), ("tottime", 25)):
+    buf = io.StringIO()
+    pstats.Stats(profiler, stream=buf).sort_stats(order).print_stats(top)
+    text = buf.getvalue()
+    for prefix in prefixes:
+        text = text.replace(prefix, "")
+    text = re.sub(r"\S*/src/minsheng/", "minsheng/", text)
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if "ncalls" in line)
+    print(f"\n  cProfile of another {n} submissions, by {order} time (seconds for all {n}):")
+    print("\n".join("    " + line for line in lines[first:] if line.strip()))
 """
 
 
 def run_profile(env: dict[str, str], data: dict[str, Any], count: int, seed: int) -> str:
     rng = random.Random(seed + 7)
     warm = 30
-    payloads = [j.body.decode() for j in make_jobs(rng, data, warm + count)]
+    payloads = [j.body.decode() for j in make_jobs(rng, data, warm + 2 * count)]
     done = subprocess.run(  # noqa: S603 - our own executable
         [PYTHON, "-c", PROFILE_CODE, str(warm), str(count)],
         input=json.dumps(payloads, ensure_ascii=False),
@@ -1047,18 +1176,40 @@ def machine_info(admin_url: str) -> dict[str, str]:
         except Exception:  # noqa: BLE001 - informational only
             versions[name] = "?"
     return {
-        "cores": f"{_cores()} (nproc)",
+        "cores": str(_cores()),
         "cpu": model or platform.machine(),
         "memory": mem,
         "load": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
         "python": platform.python_version(),
         "postgres": f"{pg} (synchronous_commit={sync})",
         "versions": ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "code": code_version(),
     }
 
 
+def code_version() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
+    try:
+        head = subprocess.run(  # noqa: S603, S607 - git, read-only
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(  # noqa: S603, S607 - git, read-only
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    changed = [line[3:] for line in dirty if line.strip()]
+    return head + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
+
+
 HEADER = (
-    "config (workers×threads)",
+    "workers×threads",
     "201s",
     "errors",
     "window s",
@@ -1068,20 +1219,24 @@ HEADER = (
     "p90 ms",
     "p99 ms",
     "max ms",
-    "app CPU",
-    "PG CPU",
-    "client CPU",
-    "machine busy",
+    "app CPU ms/sub",
+    "PG CPU ms/sub",
+    "client cores",
+    "other cores",
 )
 
 
 def rows_of(results: list[Result]) -> list[list[str]]:
-    base = results[0].rate if results and results[0].rate else 0.0
+    """One row per measurement; "vs first" compares with the first config of the same round."""
+    firsts: dict[int, float] = {}
+    for r in results:
+        firsts.setdefault(r.round, r.rate)
     rows = []
     for r in results:
+        base = firsts[r.round]
         rows.append(
             [
-                r.label,
+                r.row_label,
                 str(r.ok),
                 str(r.errors),
                 f"{r.window:.1f}",
@@ -1091,10 +1246,10 @@ def rows_of(results: list[Result]) -> list[list[str]]:
                 f"{r.p90 * 1000:.0f}",
                 f"{r.p99 * 1000:.0f}",
                 f"{r.max * 1000:.0f}",
-                f"{r.app_cpu:.2f}",
-                f"{r.pg_cpu:.2f}",
+                f"{r.ms_per_submission(r.app_cpu):.1f}",
+                f"{r.ms_per_submission(r.pg_cpu):.1f}",
                 f"{r.client_cpu:.2f}",
-                f"{r.machine_busy * 100:.0f}%",
+                f"{r.other_cpu:.2f}",
             ]
         )
     return rows
@@ -1113,20 +1268,31 @@ def md_table(header: tuple[str, ...], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def details(r: Result) -> list[str]:
+def details(r: Result, compact: bool = False) -> list[str]:
     out = [
-        f"{r.label}: warm-up {r.warmup_ok} submissions; per-second 201s min/median/max "
-        f"{r.per_second[0]:.0f}/{r.per_second[1]:.0f}/{r.per_second[2]:.0f}; "
+        f"{r.row_label}: warm-up {r.warmup_ok} submissions; per-second 201s min/median/max "
+        + ("/".join(f"{v:.0f}" for v in r.per_second) if r.per_second else "n/a")
+        + "; "
         f"{r.connects} new connections during measurement"
-        + (" (sync workers close after every response)" if r.threads == 1 else ""),
+        + (" (sync workers close after every response)" if r.threads == 1 else "")
+        + (
+            f"; median latency per client {r.per_client[0] * 1000:.0f}–"
+            f"{r.per_client[1] * 1000:.0f} ms"
+            if r.per_client
+            else ""
+        ),
     ]
     if r.errors:
         out.append(f"  non-201 answers by status: {dict(sorted(r.statuses.items()))}")
         out += [f"    e.g. {s}" for s in r.error_samples]
     if r.transport_errors:
         out.append(f"  transport errors (retried once, same key): {dict(r.transport_errors)}")
-    for name, ok, detail in r.checks:
-        out.append(f"  [{'ok' if ok else 'FAILED'}] {name}: {detail}")
+    if compact and all(ok for _n, ok, _d in r.checks):
+        out.append(
+            "  checks ok: " + "; ".join(f"{name}: {detail}" for name, _ok, detail in r.checks)
+        )
+    else:
+        out += [f"  [{'ok' if ok else 'FAILED'}] {n}: {d}" for n, ok, d in r.checks]
     if r.pg_states:
         states = ", ".join(f"{k} {v:.1f}" for k, v in r.pg_states)
         out.append(f"  PostgreSQL backends (mean count per sample): {states}")
@@ -1137,17 +1303,45 @@ def details(r: Result) -> list[str]:
     return out
 
 
-def verdict(results: list[Result]) -> str:
+def load_description(args: argparse.Namespace) -> str:
+    loop = (
+        f"open loop at {args.rate:g} submissions/s (latency from each one's due time)"
+        if args.rate
+        else "closed loop (each client sends again as soon as it is answered)"
+    )
+    return (
+        f"{args.clients} clients with keep-alive connections, {loop}, up to {args.requests} "
+        f"submissions or {args.max_seconds:g} s per configuration after a "
+        f"{args.warmup_seconds:g} s warm-up"
+    )
+
+
+def verdict(results: list[Result], args: argparse.Namespace) -> str:
     best = max(results, key=lambda r: r.rate)
+    fastest = min(results, key=lambda r: r.p99)
     met = [r for r in results if r.meets_target()]
     target = f"target ≥ {TARGET_RATE:.0f}/s with p99 < {TARGET_P99_MS:.0f} ms at 32 clients"
     if met:
-        top = max(met, key=lambda r: r.rate)
-        return f"{target}: MET by {', '.join(r.label for r in met)} (best {top.label})"
-    return (
-        f"{target}: NOT MET — best {best.label} with {best.rate:.1f}/s, "
-        f"p99 {best.p99 * 1000:.0f} ms"
-    )
+        names = ", ".join(
+            f"{r.row_label} ({r.rate:.0f}/s, p99 {r.p99 * 1000:.0f} ms)"
+            for r in sorted(met, key=lambda r: r.p99)
+        )
+        text = f"{target}: MET by {names}"
+        if args.rate:
+            text += f" — open loop, {args.rate:g}/s offered and kept up with"
+    else:
+        text = (
+            f"{target}: NOT MET — highest rate {best.row_label} {best.rate:.1f}/s "
+            f"(p99 {best.p99 * 1000:.0f} ms); lowest p99 {fastest.row_label} "
+            f"{fastest.p99 * 1000:.0f} ms ({fastest.rate:.1f}/s)"
+        )
+    if not args.rate:
+        text += (
+            f". Closed loop: mean latency = clients / rate, so at {args.clients} clients a p99 "
+            f"under {TARGET_P99_MS:.0f} ms needs well over "
+            f"{args.clients / TARGET_P99_MS * 1000:.0f} submissions/s"
+        )
+    return text
 
 
 def record(
@@ -1155,7 +1349,8 @@ def record(
     info: dict[str, str],
     args: argparse.Namespace,
     results: list[Result],
-    audit: tuple[str, bool, str],
+    audits: list[tuple[str, bool, str]],
+    profile: str = "",
 ) -> None:
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -1163,20 +1358,37 @@ def record(
         "",
         f"Machine: {info['cores']} cores, {info['cpu']}, {info['memory']} RAM, load average "
         f"before the run {info['load']}; PostgreSQL {info['postgres']} on 127.0.0.1; "
-        f"Python {info['python']}, {info['versions']}.",
-        f"Load: {args.clients} clients, keep-alive, up to {args.requests} submissions or "
-        f"{args.max_seconds:g} s per configuration after a {args.warmup_seconds:g} s warm-up. "
-        "CPU columns are cores in use during the window (app = gunicorn master + workers, "
-        "PG = this database's backends, client = this script).",
+        f"Python {info['python']}, {info['versions']}. Code: {info['code']}.",
+        f"Load: {load_description(args)}. CPU: app = gunicorn master and workers, PG = this "
+        "database's backends, in CPU milliseconds per 201; client = this script and other = "
+        "everything else on the machine (other users, PostgreSQL's helpers), in cores.",
         "",
         md_table(HEADER, rows_of(results)),
         "",
-        f"**{verdict(results)}**",
+        *(
+            [
+                f"Median over {args.rounds} interleaved rounds:",
+                "",
+                md_table(SUMMARY_HEADER, summary_rows(results)),
+                "",
+            ]
+            if args.rounds > 1
+            else []
+        ),
+        f"**{verdict(results, args)}**",
         "",
     ]
-    lines += [f"- {line.strip()}" for r in results for line in details(r)]
-    lines.append(f"- [{'ok' if audit[1] else 'FAILED'}] {audit[0]}: {audit[2]}")
-    entry = "\n".join(lines).rstrip() + "\n"
+    for r in results:
+        for line in details(r, compact=True):
+            if "idle in transaction after" in line:
+                continue  # console only
+            depth = (len(line) - len(line.lstrip())) // 2
+            lines.append("  " * depth + "- " + line.strip())
+    lines += [f"- [{'ok' if ok else 'FAILED'}] {name}: {detail}" for name, ok, detail in audits]
+    if profile:  # the timings and statements; the cProfile listings stay on the console
+        head = profile.split("\n  cProfile of another")[0].rstrip()
+        lines += ["", "```text", head, "```"]
+    entry = "\n".join(lines).rstrip() + "\n\n"
 
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     if SECTION not in text:
@@ -1187,10 +1399,35 @@ def record(
     head, rest = text.split(RUNS_START, 1)
     text = head + RUNS_START + "\n\n" + entry + rest.lstrip("\n")
     RESULTS.write_text(text)
-    say(f"recorded in {RESULTS.relative_to(ROOT)}")
+    say(f"recorded in {RESULTS}")
 
 
 # ------------------------------------------------------------------------------- main
+
+
+def _git(*args: str) -> bytes:
+    try:
+        return subprocess.run(  # noqa: S603, S607 - git, read-only commands only
+            ["git", "-C", str(ROOT), *args], capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise BenchError(
+            f"git {' '.join(args)} failed: {detail.decode(errors='replace')}"
+        ) from None
+
+
+def export_src(ref: str, into: Path) -> tuple[str, Path]:
+    """Extract ``src/`` at ``ref`` with ``git archive`` (read-only); it runs via ``PYTHONPATH``."""
+    commit = _git("rev-parse", "--short", f"{ref}^{{commit}}").decode().strip()
+    dest = into / f"src-{commit}"
+    dest.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(_git("archive", "--format=tar", commit, "src"))) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python ≥ 3.11.4
+            tar.extractall(dest, filter="data")
+        else:  # our own repository's archive
+            tar.extractall(dest)  # noqa: S202
+    return commit, dest / "src"
 
 
 def parse_configs(spec: str) -> list[tuple[int, int]]:
@@ -1232,6 +1469,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rounds", type=int, default=1, help="with --sweep: repeat it, interleaved"
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="open loop: offer this many submissions/s (latency from each one's due time); "
+        "default: closed loop, every client sends again as soon as it is answered",
+    )
     parser.add_argument("--retries", type=int, default=50, help="retries of used keys")
     parser.add_argument(
         "--profile",
@@ -1239,6 +1483,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="also cProfile N submissions in-process, with SQL timings",
+    )
+    parser.add_argument(
+        "--code",
+        metavar="GIT_REF",
+        help="measure src/ at this commit instead of the working tree (git archive)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="GIT_REF",
+        help="A/B: also run every configuration against src/ at this commit (its own "
+        "database, DATABASE_base), interleaved",
     )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--record", action="store_true", help=f"write to {RESULTS.name}")
@@ -1249,6 +1504,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _terminate(signum: int, _frame: object) -> None:
+    print(f"intake benchmark: stopped by signal {signum}; cleaning up", file=sys.stderr)
     raise SystemExit(128 + signum)
 
 
@@ -1259,66 +1515,70 @@ def main(argv: list[str] | None = None) -> int:
     if args.clients < 1 or args.requests < 1 or args.rounds < 1:
         raise BenchError("--clients, --requests and --rounds must be at least 1")
     configs = args.sweep or [(args.workers, args.threads)]
-    plan = [c for _ in range(args.rounds) for c in configs]
     command = "python bench/intake.py" + (" " + shlex.join(argv or sys.argv[1:])).rstrip()
     signal.signal(signal.SIGTERM, _terminate)
 
     admin_url = args.postgres
-    db_url = with_database(admin_url, args.database)
     info = machine_info(admin_url)  # fails early, with a message, if PostgreSQL is down
-    data_dir = Path(tempfile.mkdtemp(prefix="minsheng-bench-"))
-    env = bench_env(db_url, data_dir)
+    root = Path(tempfile.mkdtemp(prefix="minsheng-bench-"))
     rng = random.Random(args.seed)
     results: list[Result] = []
-    created = False
+    sides: list[Side] = []
+    audits: list[tuple[str, bool, str]] = []
+    profile = ""
     try:
-        t0 = time.monotonic()
-        say(f"creating database {args.database} …")
-        recreate_database(admin_url, args.database)
-        created = True
-        run_checked([MINSHENG, "migrate"], env, "minsheng migrate")
-        data = json.loads(
-            run_checked([PYTHON, "-c", SETUP_CODE], env, "loading the demo org").splitlines()[-1]
-        )
-        say(
-            f"database ready in {time.monotonic() - t0:.0f} s: {len(data['categories'])} "
-            f"categories, {len(data['villages'])} villages"
-        )
-        for workers, threads in plan:
-            results.append(run_config(args, env, db_url, data, workers, threads, rng, data_dir))
-        audit = audit_check(env)
-        profile = run_profile(env, data, args.profile, args.seed) if args.profile else ""
+        primary = export_src(args.code, root) if args.code else None
+        if primary is not None:
+            info["code"] = f"{primary[0]} (--code {args.code}, exported with git archive)"
+        sides.append(make_side(args, "", args.database, primary[1] if primary else None, root))
+        if args.baseline:
+            commit, src = export_src(args.baseline, root)
+            info["code"] += f"; baseline {commit} (--baseline {args.baseline}) in its own database"
+            sides.append(make_side(args, commit, f"{args.database}_base", src, root))
+        for side in sides:
+            side.prepare(admin_url)
+        per_round = [(w, t, side) for w, t in configs for side in sides]
+        plan = [entry for _ in range(args.rounds) for entry in per_round]
+        for number, (workers, threads, side) in enumerate(plan):
+            result = run_config(args, side, workers, threads, rng, root)
+            result.round = number // len(per_round) + 1
+            results.append(result)
+        for side in sides:
+            name, ok, detail = audit_check(side.env)
+            audits.append((name + (f" @{side.label}" if side.label else ""), ok, detail))
+        if args.profile:
+            profile = run_profile(sides[0].env, sides[0].data, args.profile, args.seed)
     finally:
-        if created and not args.keep:
-            with contextlib.suppress(BenchError):
-                drop_database(admin_url, args.database)
+        for side in sides:
+            if side.created and not args.keep:
+                with contextlib.suppress(BenchError):
+                    drop_database(admin_url, side.database)
         if args.keep:
-            say(f"kept database {args.database} and data dir {data_dir}")
+            say(f"kept database(s) {', '.join(s.database for s in sides)} and {root}")
         else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(root, ignore_errors=True)
 
-    passed = audit[1] and all(r.passed for r in results)
-    if args.rounds > 1:
-        results = merge_rounds(results)
+    passed = all(ok for _n, ok, _d in audits) and all(r.passed for r in results)
     print()
     print("Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
-    print(
-        f"Load: {args.clients} clients (keep-alive), up to {args.requests} submissions or "
-        f"{args.max_seconds:g} s per configuration, {args.warmup_seconds:g} s warm-up"
-    )
+    print(f"Load: {load_description(args)}")
     print()
     print(text_table(HEADER, rows_of(results)))
+    if args.rounds > 1:
+        print()
+        print(text_table(SUMMARY_HEADER, summary_rows(results)))
     print()
     for r in results:
         print("\n".join(details(r)))
-    print(f"[{'ok' if audit[1] else 'FAILED'}] {audit[0]}: {audit[2]}")
+    for name, ok, detail in audits:
+        print(f"[{'ok' if ok else 'FAILED'}] {name}: {detail}")
     print()
-    print(verdict(results))
+    print(verdict(results, args))
     if profile:
         print()
         print(profile)
     if args.record:
-        record(command, info, args, results, audit)
+        record(command, info, args, results, audits, profile)
     if not passed:
         say("FAILED: errors or failed checks above")
         return 1
@@ -1327,19 +1587,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def merge_rounds(results: list[Result]) -> list[Result]:
-    """One row per configuration: the round with the median rate (kept whole, checks merged)."""
+SUMMARY_HEADER = (
+    "workers×threads",
+    "rounds",
+    "median submissions/s",
+    "median vs first",
+    "median p99 ms",
+    "median app+PG CPU ms/sub",
+)
+
+
+def summary_rows(results: list[Result]) -> list[list[str]]:
+    """Medians per configuration over the rounds (ratios are taken within each round first)."""
+    firsts: dict[int, float] = {}
+    for r in results:
+        firsts.setdefault(r.round, r.rate)
     by_config: dict[str, list[Result]] = defaultdict(list)
     for r in results:
         by_config[r.label].append(r)
-    merged = []
-    for runs in by_config.values():
-        chosen = sorted(runs, key=lambda r: r.rate)[len(runs) // 2]
-        rates = ", ".join(f"{r.rate:.0f}" for r in runs)
-        chosen.checks = [c for r in runs for c in r.checks]
-        chosen.checks.insert(0, (f"rounds (rates {rates}/s; median shown)", True, ""))
-        merged.append(chosen)
-    return merged
+    return [
+        [
+            label,
+            str(len(runs)),
+            f"{statistics.median(r.rate for r in runs):.1f}",
+            f"{statistics.median(r.rate / firsts[r.round] for r in runs if firsts[r.round]):.2f}",
+            f"{statistics.median(r.p99 for r in runs) * 1000:.0f}",
+            f"{statistics.median(r.ms_per_submission(r.app_cpu + r.pg_cpu) for r in runs):.1f}",
+        ]
+        for label, runs in by_config.items()
+    ]
 
 
 if __name__ == "__main__":

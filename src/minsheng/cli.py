@@ -417,7 +417,7 @@ def serve(*, host: str, port: int, workers: int, allow_demo_accounts: bool) -> i
     # Workers are forked from this process: they must not share its database connections.
     connections.close_all()
     options = gunicorn_options(
-        host=host, port=port, workers=workers, threads=_env_int("THREADS", 4)
+        host=host, port=port, workers=workers, threads=_env_int("THREADS", 1)
     )
     _gunicorn_application(options).run()
     return 0

@@ -54,7 +54,9 @@ _HEAD = AuditHead._meta.db_table
 
 def _chain() -> int:
     """This thread's chain: a transaction runs on one thread, so it extends one chain only."""
-    return (os.getpid() * 7919 + threading.get_ident()) % settings.MINSHENG_AUDIT_CHAINS + 1
+    # Native thread ids are small distinct integers (``get_ident`` is an aligned address whose
+    # low bits are the same for every thread, which put a whole worker on one chain).
+    return (os.getpid() * 7919 + threading.get_native_id()) % settings.MINSHENG_AUDIT_CHAINS + 1
 
 
 def _lock_head(chain: int, add: int = 1) -> str:
