@@ -211,13 +211,13 @@ def test_gunicorn_options_are_the_production_defaults():
     }
 
 
-def test_workers_default_to_twice_the_cores_plus_one_unless_set(monkeypatch):
+def test_workers_default_to_cores_plus_one_unless_set(monkeypatch):
     monkeypatch.delenv("MINSHENG_WORKERS", raising=False)
     monkeypatch.setattr(cli, "_cores", lambda: 4)
-    assert cli.default_workers() == 9
+    assert cli.default_workers() == 5
 
-    monkeypatch.setenv("MINSHENG_WORKERS", "3")
-    assert cli.default_workers() == 3
+    monkeypatch.setenv("MINSHENG_WORKERS", "7")
+    assert cli.default_workers() == 7
 
 
 # --- demo -------------------------------------------------------------------------------------

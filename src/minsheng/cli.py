@@ -53,8 +53,13 @@ def _cores() -> int:
 
 
 def default_workers() -> int:
-    """gunicorn's rule of thumb, 2 × cores + 1, unless ``MINSHENG_WORKERS`` says otherwise."""
-    return _env_int("WORKERS", 2 * _cores() + 1)
+    """cores + 1 sync workers, unless ``MINSHENG_WORKERS`` says otherwise.
+
+    Measured (bench/intake.py, bench/RESULTS.md): on 2 cores with PostgreSQL on the same machine,
+    3 sync workers beat gunicorn's 2 × cores + 1 (less contention for the CPU); a request spends
+    little time waiting on I/O, so more processes only queue for the same cores.
+    """
+    return _env_int("WORKERS", _cores() + 1)
 
 
 def _non_negative_int(raw: str) -> int:
@@ -101,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="worker processes (default: MINSHENG_WORKERS or 2 × cores + 1)",
+        help="worker processes (default: MINSHENG_WORKERS or cores + 1)",
     )
     serve.add_argument(
         "--allow-demo-accounts",
