@@ -107,6 +107,24 @@ def test_chinese_is_the_default_language(world: World) -> None:
     assert '<html lang="zh-CN"' in body
 
 
+def test_home_headings_are_chinese_by_default_and_english_on_request(world: World) -> None:
+    chinese = Client().get("/").content.decode()
+    english = Client(HTTP_ACCEPT_LANGUAGE="en").get("/").content.decode()
+    headings = {
+        "Submit an appeal": "我要反映问题",
+        "Follow my appeal": "查询我的诉求",
+        "What happens next": "接下来怎么办理",
+        "Good to know": "温馨提示",
+        "Skip to content": "跳到主要内容",
+        "Elder-friendly mode": "长辈模式",
+    }
+    for english_text, chinese_text in headings.items():
+        assert chinese_text in chinese
+        assert english_text not in chinese
+        assert english_text in english
+        assert chinese_text not in english
+
+
 # ---------------------------------------------------------------- submit
 
 
