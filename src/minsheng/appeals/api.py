@@ -161,7 +161,8 @@ def _idempotent(
     if key is None:
         with transaction.atomic():
             return run()
-    return run_once(scope=scope, key=key, payload=payload.model_dump(mode="json"), run=run)
+    outcome = run_once(scope=scope, key=key, payload=payload.model_dump(mode="json"), run=run)
+    return outcome.status, outcome.body
 
 
 # ---------------------------------------------------------------- citizens

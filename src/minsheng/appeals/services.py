@@ -199,6 +199,17 @@ def _handling_unit(unit: OrgUnit | int | None) -> OrgUnit:
     return unit
 
 
+def _co_units(units: Sequence[OrgUnit], lead: OrgUnit) -> list[OrgUnit]:
+    """协办: handling units other than the lead, each once, so the event names exactly those
+    that get an assignment."""
+    chosen: dict[int, OrgUnit] = {}
+    for unit in units:
+        checked = _handling_unit(unit)
+        if checked.pk != lead.pk:
+            chosen.setdefault(checked.pk, checked)
+    return list(chosen.values())
+
+
 def _set_assignments(appeal: Appeal, lead: OrgUnit, co_units: Sequence[OrgUnit]) -> None:
     now = clock.now()
     AppealAssignment.objects.filter(appeal=appeal, active=True).update(active=False, ended_at=now)
@@ -241,7 +252,6 @@ _CLOCK_FIELDS = (
 # ---------------------------------------------------------------- intake
 
 
-@transaction.atomic
 def submit_appeal(
     *,
     actor: User | None,
@@ -277,7 +287,7 @@ def submit_appeal(
         raise DomainError(AppealError.UNKNOWN_TERRITORY, {"territory": territory.pk})
     if category is not None and not category.is_active:
         raise DomainError(AppealError.UNKNOWN_CATEGORY, {"category": category.pk})
-    appeal = Appeal.objects.create(
+    appeal = Appeal(
         tracking_code=new_tracking_code(),
         channel=channel,
         appeal_type=AppealType(appeal_type),
@@ -297,10 +307,22 @@ def submit_appeal(
         created_at=clock.now(),
         version=1,
     )
-    _attach(appeal, upload_tokens)
-    _record(appeal, Action.SUBMIT, actor, from_status="", data={"channel": channel}, created=True)
+    _insert_submitted(appeal, actor, upload_tokens)
     reference.remember_appeal(appeal)
     return appeal
+
+
+# No savepoint: intake usually runs inside ``run_once``'s transaction, where a savepoint is two
+# statements on the busiest path and buys nothing. Every check a caller may want to recover from
+# ran above, before the transaction was touched; what fails in here (an upload token gone) fails
+# the caller's whole atomic block, as it should.
+@transaction.atomic(savepoint=False)
+def _insert_submitted(appeal: Appeal, actor: User | None, upload_tokens: Sequence[str]) -> None:
+    appeal.save(force_insert=True)
+    _attach(appeal, upload_tokens)
+    _record(
+        appeal, Action.SUBMIT, actor, from_status="", data={"channel": appeal.channel}, created=True
+    )
 
 
 def _attach(appeal: Appeal, upload_tokens: Sequence[str]) -> int:
@@ -362,7 +384,7 @@ def dispatch_appeal(
         if unit is not None
         else suggest_unit(category=appeal.category, territory=appeal.territory)
     )
-    co = [_handling_unit(u) for u in co_units]
+    co = _co_units(co_units, lead)
     appeal.lead_unit = lead
     _start_clock(appeal, restart_completion=True)
     _set_assignments(appeal, lead, co)
@@ -391,7 +413,7 @@ def redispatch_appeal(
     _check(actor, Action.REDISPATCH, appeal)
     reason = _require(reason)
     lead = _handling_unit(unit)
-    co = [_handling_unit(u) for u in co_units]
+    co = _co_units(co_units, lead)
     appeal.lead_unit = lead
     _start_clock(appeal, restart_completion=True)
     _set_assignments(appeal, lead, co)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from .models import AuditHead, AuditRecord
@@ -149,9 +150,34 @@ def record(
         entry.chain = _chain()
         entry.prev_hash = _lock_head(entry.chain)
         entry.hash = compute_hash(entry.prev_hash, entry)
-        entry.save(force_insert=True)
-        _set_head(entry.chain, entry.hash)
+        _insert_and_move_head(entry)
     return entry
+
+
+def _insert_and_move_head(entry: AuditRecord) -> None:
+    """Insert the record and point its chain's head at it: one statement on PostgreSQL.
+
+    The intake path appends one record per submission; a data-modifying CTE saves a round
+    trip there. Elsewhere (SQLite, in process) two statements cost next to nothing.
+    """
+    fields = [f for f in AuditRecord._meta.concrete_fields if f is not AuditRecord._meta.pk]
+    query = InsertQuery(AuditRecord)
+    query.insert_values(fields, [entry])
+    if connection.vendor != "postgresql":
+        compiler = query.get_compiler(connection=connection)
+        rows = compiler.execute_sql(returning_fields=[AuditRecord._meta.pk])
+        entry.pk = rows[0][0]
+        _set_head(entry.chain, entry.hash)
+        return
+    ((insert_sql, insert_params),) = query.get_compiler(connection=connection).as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH rec AS ({insert_sql} RETURNING id) "  # noqa: S608
+            f"UPDATE {_HEAD} SET last_hash = %s WHERE id = %s RETURNING (SELECT id FROM rec)",
+            [*insert_params, entry.hash, entry.chain],
+        )
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding = False
 
 
 @dataclass(frozen=True)

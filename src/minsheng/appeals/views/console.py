@@ -606,11 +606,8 @@ def _register(
     request: HttpRequest, user: User, data: dict[str, Any], *, close: bool
 ) -> HttpResponse | DomainError:
     """Submit (and close) once per form key, however often the form is sent."""
-    ran = False
 
     def run() -> tuple[int, dict[str, Any]]:
-        nonlocal ran
-        ran = True
         category = reference.active_category(data["category"]) if data["category"] else None
         if data["category"] and category is None:
             raise DomainError(AppealError.UNKNOWN_CATEGORY, {"field": "category"})
@@ -636,12 +633,11 @@ def _register(
 
     payload = {k: v for k, v in data.items() if k != "key"} | {"close": close}
     try:
-        _status, body = run_once(
-            scope=f"console:{user.pk}", key=data["key"], payload=payload, run=run
-        )
+        outcome = run_once(scope=f"console:{user.pk}", key=data["key"], payload=payload, run=run)
     except DomainError as error:
         return error
-    if not ran:
+    body = outcome.body
+    if outcome.replayed:
         messages.info(request, _("This form was already sent; here is the appeal it registered."))
     elif body["closed"]:
         messages.success(

@@ -189,10 +189,8 @@ def _place_error(
 
 def _once(*, scope: str, key: str, payload: dict[str, Any], run: Callable[[], str]) -> str:
     """Run a citizen's write once per submission key; a resent page gets the first result."""
-    _status, body = run_once(
-        scope=scope, key=key, payload=payload, run=lambda: (201, {"result": run()})
-    )
-    return str(body["result"])
+    outcome = run_once(scope=scope, key=key, payload=payload, run=lambda: (201, {"result": run()}))
+    return str(outcome.body["result"])
 
 
 def _typical_limits() -> dict[str, Any] | None:
