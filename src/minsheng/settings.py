@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "minsheng.core",
     "minsheng.org",
     "minsheng.appeals",
+    "minsheng.notify",
     "minsheng.ui",
 ]
 
@@ -179,6 +180,11 @@ MINSHENG_TRACKING_RATE = int(_env("TRACKING_RATE", "10"))
 # How often an unsatisfied rating may reopen an appeal (不满意重办), by policy.
 MINSHENG_MAX_REOPENS = int(_env("MAX_REOPENS", "1"))
 MINSHENG_ALLOW_DEMO_ACCOUNTS = _env_bool("ALLOW_DEMO_ACCOUNTS")
+# Text messages (login codes): a dotted path to a class with ``send(phone, text)``; the default
+# writes each message to the log, for a demo or a network without an SMS gateway.
+MINSHENG_SMS_BACKEND = _env("SMS_BACKEND", "minsheng.notify.sms.LogBackend")
+# How long a citizen's one-time login code stays valid.
+MINSHENG_SMS_CODE_TTL_SECONDS = int(_env("SMS_CODE_TTL_SECONDS", "300"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
 

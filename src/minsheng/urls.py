@@ -11,3 +11,6 @@ urlpatterns = [
     path("console/", include("minsheng.appeals.urls_console")),
     path("", include("minsheng.appeals.urls_portal")),
 ]
+
+handler404 = "minsheng.core.error_views.not_found"
+handler500 = "minsheng.core.error_views.server_error"

@@ -67,3 +67,29 @@ class AppealError(ErrorCode):
     ATTACHMENT_CORRUPT = ("attachment_corrupt", _("The file is damaged and cannot be read."), 422)
     TOO_MANY_ATTACHMENTS = ("too_many_attachments", _("Too many attachments for one appeal."), 422)
     UNKNOWN_UPLOAD = ("unknown_upload", _("No such uploaded file (or it is already used)."), 422)
+    # One-time login codes of "My appeals" (citizen_login.py).
+    NOT_A_MOBILE = (
+        "not_a_mobile",
+        _("Text messages can only go to a mobile number (11 digits, starting with 1)."),
+        422,
+    )
+    LOGIN_CODE_WRONG = (
+        "login_code_wrong",
+        _("This code is not right. Check the text message and type it again."),
+        422,
+    )
+    LOGIN_CODE_EXPIRED = (
+        "login_code_expired",
+        _("This code is no longer valid. Ask for a new one."),
+        422,
+    )
+    LOGIN_CODE_USED = (
+        "login_code_used",
+        _("This code has already been used. Ask for a new one."),
+        422,
+    )
+    LOGIN_CODE_LOCKED = (
+        "login_code_locked",
+        _("The code was typed wrong too many times. Ask for a new one."),
+        422,
+    )

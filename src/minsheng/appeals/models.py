@@ -326,3 +326,28 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.size} B"
+
+
+class PhoneLoginCode(models.Model):
+    """短信验证码: a one-time code texted to a citizen to log in to "My appeals" (我的诉求).
+
+    Only a keyed hash of the code is kept (HMAC with the secret key): a copy of the database does
+    not let anyone log in. A code is valid until ``expires_at``, once (``used_at``), and dies
+    after too many wrong tries (``failed_attempts``); ``minsheng.appeals.citizen_login`` holds
+    the rules.
+    """
+
+    phone = models.CharField(_("phone"), max_length=20)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(_("sent at"))
+    expires_at = models.DateTimeField(_("valid until"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(_("wrong tries"), default=0)
+
+    class Meta:
+        verbose_name = _("login code")
+        verbose_name_plural = _("login codes")
+        indexes = [models.Index(fields=["phone", "-created_at"], name="login_code_phone_created")]
+
+    def __str__(self) -> str:
+        return f"{self.phone[:3]}… {self.created_at:%Y-%m-%d %H:%M}"

@@ -156,7 +156,7 @@ def caller_history(user: User, phone: str, limit: int = 20) -> list[Appeal]:
     return list(
         appeals_for(user)
         .filter(citizen_phone=phone)
-        .select_related("category", "lead_unit")
+        .select_related("category", "territory", "lead_unit")
         .order_by("-pk")[:limit]
     )
 

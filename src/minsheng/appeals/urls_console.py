@@ -20,4 +20,6 @@ urlpatterns = [
     path("appeals/<int:appeal_id>/reveal/", console.reveal, name="reveal"),
     path("appeals/<int:appeal_id>/action/<str:name>/", console.act, name="act"),
     path("intake/", console.intake, name="intake"),
+    path("intake/caller/", console.intake_caller, name="intake_caller"),
+    path("intake/suggest/", console.intake_suggest, name="intake_suggest"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from django.http import JsonResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -46,6 +47,11 @@ class CoreError(ErrorCode):
         422,
     )
     TOO_LARGE = ("request_too_large", _("The request is too large."), 413)
+    SERVER_ERROR = (
+        "server_error",
+        _("Something went wrong on our side; it has been recorded. Please try again later."),
+        500,
+    )
 
 
 class DomainError(Exception):
@@ -66,3 +72,9 @@ class DomainError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": str(self.error.message), "details": self.details}
+
+
+def error_json(error: ErrorCode, details: dict[str, Any] | None = None) -> JsonResponse:
+    """The API's error body, for answers given outside django-ninja (middleware, URL misses)."""
+    body = {"code": error.code, "message": str(error.message), "details": details or {}}
+    return JsonResponse(body, status=error.status, json_dumps_params={"ensure_ascii": False})

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .errors import CoreError
+from .errors import CoreError, error_json
 
 
 class RequestSizeLimitMiddleware:
@@ -36,12 +36,5 @@ class RequestSizeLimitMiddleware:
                     {"max_mb": settings.MINSHENG_MAX_REQUEST_BYTES // (1024 * 1024)},
                     status=error.status,
                 )
-            return JsonResponse(
-                {
-                    "code": error.code,
-                    "message": str(error.message),
-                    "details": {"max_bytes": settings.MINSHENG_MAX_REQUEST_BYTES},
-                },
-                status=error.status,
-            )
+            return error_json(error, {"max_bytes": settings.MINSHENG_MAX_REQUEST_BYTES})
         return self.get_response(request)

@@ -34,7 +34,7 @@ ACTION_BUTTONS: dict[str, Any] = {
     Action.DIRECT_CLOSE: _("Close directly"),
     Action.INVALIDATE: _("Mark invalid"),
     Action.MERGE: _("Merge"),
-    Action.SUPPLEMENT: _("Add the information"),
+    Action.SUPPLEMENT: _("Add information or attachments"),
 }
 
 # Service error codes that belong to a form field although their details name none.
@@ -52,8 +52,92 @@ ERROR_FIELDS = {
 }
 
 
+MAX_CO_UNITS = 5
+
+
 def _blank(label: Any) -> list[tuple[str, Any]]:
     return [("", label)]
+
+
+# ---------------------------------------------------------------- type-to-search pickers
+
+
+class _PickerOptions:
+    """Adds per-option ``data-*`` attributes that ``ui/picker.js`` matches typed text against.
+
+    ``option_attrs`` maps an option's value to its extra attributes: ``data-initials`` (pinyin
+    initials, "hxz" for 和兴镇), ``data-code`` and ``data-hint`` (the parent's name, shown next to
+    a village). Without JavaScript the widget is an ordinary ``<select>``.
+    """
+
+    option_attrs: dict[str, dict[str, str]]
+
+    def create_option(
+        self,
+        name: str,
+        value: Any,
+        label: Any,
+        selected: Any,
+        index: int,
+        subindex: int | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        option: dict[str, Any] = super().create_option(  # type: ignore[misc]
+            name, value, label, selected, index, subindex, attrs
+        )
+        extra = self.option_attrs.get(str(value))
+        if extra:
+            option["attrs"] = {**option["attrs"], **extra}
+        return option
+
+
+def _picker_attrs(attrs: dict[str, Any] | None) -> dict[str, Any]:
+    # The script's few words, translated here: it has no catalogue of its own.
+    return {
+        "data-picker": "",
+        "data-empty": _("No match"),
+        "data-remove": _("Remove {name}"),
+        **(attrs or {}),
+    }
+
+
+class PickerSelect(_PickerOptions, forms.Select):
+    def __init__(self, attrs: dict[str, Any] | None = None, choices: Any = ()) -> None:
+        super().__init__(_picker_attrs(attrs), choices)
+        self.option_attrs = {}
+
+
+class PickerSelectMultiple(_PickerOptions, forms.SelectMultiple):
+    def __init__(self, attrs: dict[str, Any] | None = None, choices: Any = ()) -> None:
+        super().__init__(_picker_attrs(attrs), choices)
+        self.option_attrs = {}
+
+
+def unit_option_attrs(units: Sequence[OrgUnit]) -> dict[str, dict[str, str]]:
+    """Initials, code and (below a township or street) the parent's name of each unit."""
+    parents = {u.pk: u.name for u in units if u.depth >= 1}
+    return {
+        str(u.pk): {
+            key: value
+            for key, value in (
+                ("data-initials", u.initials),
+                ("data-code", u.code),
+                ("data-hint", parents.get(u.parent_id or 0, "")),
+            )
+            if value
+        }
+        for u in units
+    }
+
+
+def category_option_attrs(categories: Sequence[Category]) -> dict[str, dict[str, str]]:
+    return {str(c.pk): {"data-code": c.code} for c in categories}
+
+
+def _picker(field: forms.Field, option_attrs: dict[str, dict[str, str]]) -> None:
+    widget = field.widget
+    if isinstance(widget, _PickerOptions):
+        widget.option_attrs = option_attrs
 
 
 class ServiceRequiredField(forms.CharField):
@@ -152,6 +236,46 @@ def place_choices(units: Sequence[OrgUnit]) -> list[tuple[Any, Any]]:
     return choices
 
 
+def _co_units_field() -> forms.TypedMultipleChoiceField:
+    return forms.TypedMultipleChoiceField(
+        label=_("Co-units (optional)"),
+        required=False,
+        coerce=int,
+        widget=PickerSelectMultiple(attrs={"size": 6}),
+    )
+
+
+class CoUnitsMixin(forms.Form):
+    """协办单位: optional, staff-assignable (they come from the same list as the lead unit),
+    not the lead unit itself, at most ``MAX_CO_UNITS``. ``cleaned_data["co_units"]`` holds the
+    ``OrgUnit`` rows, in the order chosen."""
+
+    _units_by_id: dict[int, OrgUnit]
+
+    def _set_co_units(self, units: Sequence[OrgUnit]) -> None:
+        self._units_by_id = {u.pk: u for u in units}
+        field = self.fields["co_units"]
+        field.choices = self.fields["unit"].choices[1:]
+        field.help_text = _(
+            "Units that contribute; the lead unit answers for the appeal. At most %(max)s."
+        ) % {"max": MAX_CO_UNITS}
+        _picker(self.fields["co_units"], unit_option_attrs(units))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        ids = list(dict.fromkeys(data.get("co_units") or []))
+        if len(ids) > MAX_CO_UNITS:
+            self.add_error(
+                "co_units",
+                _("Choose at most %(max)s co-units.") % {"max": MAX_CO_UNITS},
+            )
+        elif data.get("unit") is not None and data["unit"] in ids:
+            self.add_error("co_units", _("The lead unit cannot also be a co-unit."))
+        else:
+            data["co_units"] = [self._units_by_id[pk] for pk in ids]
+        return data
+
+
 # ---------------------------------------------------------------- queue
 
 
@@ -203,20 +327,24 @@ class IdListField(forms.TypedMultipleChoiceField):
         return str(value).isdigit()
 
 
-class BulkDispatchForm(forms.Form):
+class BulkDispatchForm(CoUnitsMixin, forms.Form):
     ids = IdListField(coerce=int, required=True)
     unit = forms.TypedChoiceField(
         label=_("Dispatch the selected appeals to"),
         required=False,
         coerce=int,
         empty_value=None,
+        widget=PickerSelect,
     )
+    co_units = _co_units_field()
 
     def __init__(self, *args: Any, units: Sequence[OrgUnit] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["unit"].choices = _blank(_("The catalogue's suggestion")) + unit_choices(
             units, min_depth=1
         )
+        _picker(self.fields["unit"], unit_option_attrs(units))
+        self._set_co_units([u for u in units if u.depth >= 1])
 
     def clean_ids(self) -> list[int]:
         return list(dict.fromkeys(self.cleaned_data["ids"]))[:200]
@@ -236,6 +364,7 @@ class ActionForm(forms.Form):
     def _set_units(self, units: Sequence[OrgUnit]) -> None:
         min_depth = min((u.depth for u in units), default=0)
         self.fields["unit"].choices = self.unit_blank() + unit_choices(units, min_depth=min_depth)
+        _picker(self.fields["unit"], unit_option_attrs(units))
 
     def unit_blank(self) -> list[tuple[str, Any]]:
         return _blank(_("Choose a unit"))
@@ -257,23 +386,33 @@ class ReplyForm(ActionForm):
     reply = _required_text(_("Reply to the citizen"), rows=5)
 
 
-class DispatchForm(ActionForm):
+class DispatchForm(CoUnitsMixin, ActionForm):
     unit = forms.TypedChoiceField(
-        label=_("Lead unit"), required=False, coerce=int, empty_value=None
+        label=_("Lead unit"), required=False, coerce=int, empty_value=None, widget=PickerSelect
     )
+    co_units = _co_units_field()
     note = _optional_text(_("Note (optional)"))
+
+    def _set_units(self, units: Sequence[OrgUnit]) -> None:
+        super()._set_units(units)
+        self._set_co_units(units)
 
     def unit_blank(self) -> list[tuple[str, Any]]:
         return _blank(_("The catalogue's suggestion"))
 
 
-class RedispatchForm(ActionForm):
-    unit = forms.TypedChoiceField(label=_("New lead unit"), coerce=int)
+class RedispatchForm(CoUnitsMixin, ActionForm):
+    unit = forms.TypedChoiceField(label=_("New lead unit"), coerce=int, widget=PickerSelect)
+    co_units = _co_units_field()
     reason = _required_text(_("Reason"), max_length=2000)
+
+    def _set_units(self, units: Sequence[OrgUnit]) -> None:
+        super()._set_units(units)
+        self._set_co_units(units)
 
 
 class TransferForm(ActionForm):
-    unit = forms.TypedChoiceField(label=_("Pass down to"), coerce=int)
+    unit = forms.TypedChoiceField(label=_("Pass down to"), coerce=int, widget=PickerSelect)
     note = _optional_text(_("Note (optional)"))
 
 
@@ -316,7 +455,15 @@ class MergeForm(ActionForm):
 
 
 class SupplementForm(ActionForm):
-    text = _required_text(_("Additional information"))
+    """补充: text, attachments or both (the service refuses neither); files come separately."""
+
+    text = forms.CharField(
+        label=_("Additional information"),
+        required=False,
+        max_length=5000,
+        help_text=_("Text, attachments or both."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
 
 ACTION_FORMS: dict[str, type[ActionForm]] = {
@@ -350,15 +497,6 @@ class RevealForm(forms.Form):
 # ---------------------------------------------------------------- hotline intake
 
 
-class PhoneLookupForm(forms.Form):
-    phone = forms.CharField(
-        label=_("Caller's phone"),
-        required=False,
-        max_length=20,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "autofocus": True}),
-    )
-
-
 class IntakeForm(forms.Form):
     phone = forms.CharField(
         label=_("Phone"),
@@ -372,10 +510,19 @@ class IntakeForm(forms.Form):
     appeal_type = forms.ChoiceField(label=_("Type"), choices=AppealType.choices)
     urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
     category = forms.TypedChoiceField(
-        label=_("Category"), required=False, coerce=int, empty_value=None
+        label=_("Category"), required=False, coerce=int, empty_value=None, widget=PickerSelect
     )
     territory = forms.TypedChoiceField(
-        label=_("Place"), required=False, coerce=int, empty_value=None
+        label=_("Place"), required=False, coerce=int, empty_value=None, widget=PickerSelect
+    )
+    # Only for staff who may dispatch ("Register and dispatch"); removed for everyone else.
+    unit = forms.TypedChoiceField(
+        label=_("Dispatch to (lead unit)"),
+        required=False,
+        coerce=int,
+        empty_value=None,
+        help_text=_("Filled in with the dispatch catalogue's suggestion; empty means the same."),
+        widget=PickerSelect,
     )
     address = forms.CharField(label=_("Address"), required=False, max_length=200)
     content = ServiceRequiredField(
@@ -398,6 +545,7 @@ class IntakeForm(forms.Form):
         channels: Sequence[tuple[str, Any]] = (),
         categories: Sequence[Category] = (),
         places: Sequence[OrgUnit] = (),
+        units: Sequence[OrgUnit] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -405,4 +553,13 @@ class IntakeForm(forms.Form):
         self.fields["category"].choices = _blank(_("Choose a category")) + category_choices(
             list(categories)
         )
+        _picker(self.fields["category"], category_option_attrs(categories))
         self.fields["territory"].choices = _blank(_("Choose a place")) + place_choices(list(places))
+        _picker(self.fields["territory"], unit_option_attrs(places))
+        if units is None:
+            del self.fields["unit"]
+        else:
+            self.fields["unit"].choices = _blank(_("The catalogue's suggestion")) + unit_choices(
+                units, min_depth=1
+            )
+            _picker(self.fields["unit"], unit_option_attrs(units))

@@ -16,7 +16,7 @@ from minsheng.core.errors import DomainError
 from minsheng.org.choices import UnitKind
 from minsheng.org.models import OrgUnit
 
-from .. import services
+from .. import citizen_login, services
 from ..choices import AppealType, Rating
 from ..models import Category
 
@@ -249,3 +249,48 @@ class RateForm(DescribedForm):
 
     def solved_value(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.cleaned_data["solved"])
+
+
+class PhoneLoginForm(DescribedForm):
+    """Step 1 of "My appeals": the phone number a login code is texted to."""
+
+    phone = forms.CharField(
+        label=_("Your phone number"),
+        max_length=20,
+        help_text=_("The number you gave with your appeals. We text a 6-digit code to it."),
+        error_messages={"required": _("Please enter your phone number.")},
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_phone(self) -> str:
+        """The number as the appeals store it (digits only); it must be able to get a text."""
+        try:
+            return citizen_login.mobile_number(self.cleaned_data["phone"].strip())
+        except DomainError as error:
+            raise forms.ValidationError(error.error.message, code=error.code) from None
+
+
+class LoginCodeForm(DescribedForm):
+    """Step 2 of "My appeals": the code from the text message."""
+
+    code = forms.CharField(
+        label=_("Code from the text message"),
+        max_length=20,
+        help_text=_("6 digits."),
+        error_messages={"required": _("Please enter the code from the text message.")},
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise forms.ValidationError(
+                _("The code is 6 digits, for example 123456."), code="code_format"
+            )
+        return code

@@ -7,13 +7,15 @@ translated message next to its field and changes nothing (the services are atomi
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -26,13 +28,16 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from minsheng.core import ratelimit
 from minsheng.core.errors import DomainError
 from minsheng.core.idempotency import run_once
 from minsheng.org.choices import UNIT_ROLES, Role
 from minsheng.org.models import OrgUnit, User
 from minsheng.org.selectors import posts_of, roles_of, subtree_q, territory_units
+from minsheng.ui import drafts
+from minsheng.ui.drafts import login_required_keeping_post
 
 from .. import permissions, presenters, reference, selectors, services
 from ..choices import Action, AppealType, Channel, Status, Urgency
@@ -44,11 +49,14 @@ from ..forms.console import (
     ActionForm,
     BulkDispatchForm,
     IntakeForm,
-    PhoneLookupForm,
     QueueFilterForm,
     RevealForm,
 )
 from ..models import Appeal, Category
+
+# Files kept server-side across a refused form, as on the portal.
+from .uploads import Uploads, collect_uploads
+from .uploads import error_message as upload_message
 
 R = Role
 # Statuses whose completion clock runs while someone has to act: "due soon" and "overdue" count
@@ -59,6 +67,19 @@ REVIEW_ROLES = frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN})
 CALLBACK_ROLES = frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.CENTER_ADMIN})
 DIRECT_CLOSE_ROLES = permissions.CENTER_ACTIONS[Action.DIRECT_CLOSE]
 PAGE_SIZE = 50
+# Caller look-ups per staff account per minute: typing one number makes a few (the page waits
+# for a pause in typing); a look-up reveals someone's history, so a script may not page through.
+CALLER_LOOKUP_RATE = 30
+# Service refusals about files: shown under the file input, not next to a form field.
+UPLOAD_ERRORS = frozenset(
+    {
+        AppealError.TOO_MANY_ATTACHMENTS.code,
+        AppealError.UNKNOWN_UPLOAD.code,
+        AppealError.ATTACHMENT_TYPE.code,
+        AppealError.ATTACHMENT_TOO_LARGE.code,
+        AppealError.ATTACHMENT_CORRUPT.code,
+    }
+)
 
 
 def _user(request: HttpRequest) -> User:
@@ -90,10 +111,22 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _attach_error(form: Form, error: DomainError) -> None:
+def _attach_error(form: Form, error: DomainError, uploads: Uploads | None = None) -> None:
     """The service's translated message next to the field it names, else above the form."""
+    if uploads is not None and error.code in UPLOAD_ERRORS:
+        uploads.errors.append(upload_message(error))
+        return
     field = error.details.get("field") or ERROR_FIELDS.get(error.code)
     form.add_error(field if field in form.fields else None, str(error.error.message))
+
+
+def _upload_context(uploads: Uploads | None) -> dict[str, Any]:
+    """What ``appeals/portal/_photos.html`` (the file input shared with the portal) needs."""
+    return {
+        "uploads": uploads or Uploads(),
+        "max_photos": settings.MINSHENG_ATTACHMENTS_PER_APPEAL,
+        "max_megabytes": settings.MINSHENG_ATTACHMENT_MAX_BYTES // (1024 * 1024),
+    }
 
 
 # ---------------------------------------------------------------- home
@@ -263,10 +296,14 @@ def bulk_dispatch(request: HttpRequest) -> HttpResponse:
     back = _safe_next(request, reverse("console:queue"))
     form = BulkDispatchForm(request.POST, units=_units())
     if not form.is_valid():
-        messages.error(request, _("Select at least one appeal and a valid unit."))
+        for error in form.errors.get("co_units", []):
+            messages.error(request, error)
+        if "co_units" not in form.errors or len(form.errors) > 1:
+            messages.error(request, _("Select at least one appeal and a valid unit."))
         return HttpResponseRedirect(back)
     ids = form.cleaned_data["ids"]
     unit = form.cleaned_data["unit"]
+    co_units = form.cleaned_data["co_units"]
     visible = dict(
         selectors.appeals_for(user).filter(pk__in=ids).values_list("pk", "tracking_code")
     )
@@ -276,7 +313,7 @@ def bulk_dispatch(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("#%(id)s: no such appeal.") % {"id": pk})
             continue
         try:
-            event = services.dispatch_appeal(appeal=pk, actor=user, unit=unit)
+            event = services.dispatch_appeal(appeal=pk, actor=user, unit=unit, co_units=co_units)
         except DomainError as error:
             messages.error(
                 request,
@@ -295,9 +332,14 @@ def bulk_dispatch(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------- detail and actions
 
 
+def _dispatch_units() -> list[OrgUnit]:
+    """Units an appeal may be dispatched to (lead or co-unit): active, below the root."""
+    return list(OrgUnit.objects.filter(is_active=True, parent__isnull=False).order_by("path"))
+
+
 def _form_units(name: str, appeal: Appeal) -> list[OrgUnit]:
     if name in (Action.DISPATCH, Action.REDISPATCH):
-        return list(OrgUnit.objects.filter(is_active=True, parent__isnull=False).order_by("path"))
+        return _dispatch_units()
     if name == Action.TRANSFER and appeal.lead_unit_id is not None:
         lead = appeal.lead_unit
         return list(
@@ -328,6 +370,7 @@ def _render_detail(
     bound: dict[str, ActionForm] | None = None,
     revealed: dict[str, str] | None = None,
     notice: str = "",
+    uploads: Uploads | None = None,
     status: int = 200,
 ) -> HttpResponse:
     user = _user(request)
@@ -380,6 +423,7 @@ def _render_detail(
             "reveal_form": RevealForm(auto_id="id_reveal_%s"),
             "revealed": revealed,
             "notice": notice,
+            **_upload_context(uploads),
         },
         status=status,
     )
@@ -423,10 +467,10 @@ RUNS: dict[str, Run] = {
     Action.RESUME: lambda a, u, d: services.resume_appeal(appeal=a, actor=u, note=d["note"]),
     Action.REPLY: lambda a, u, d: services.reply_appeal(appeal=a, actor=u, reply=d["reply"]),
     Action.DISPATCH: lambda a, u, d: services.dispatch_appeal(
-        appeal=a, actor=u, unit=d["unit"], note=d["note"]
+        appeal=a, actor=u, unit=d["unit"], co_units=d["co_units"], note=d["note"]
     ),
     Action.REDISPATCH: lambda a, u, d: services.redispatch_appeal(
-        appeal=a, actor=u, unit=d["unit"], reason=d["reason"]
+        appeal=a, actor=u, unit=d["unit"], co_units=d["co_units"], reason=d["reason"]
     ),
     Action.APPROVE_RETURN: lambda a, u, d: services.approve_return(
         appeal=a, actor=u, note=d["note"]
@@ -458,7 +502,9 @@ RUNS: dict[str, Run] = {
     Action.MERGE: lambda a, u, d: services.merge_appeal(
         appeal=a, actor=u, into=_merge_target(u, d["into"]), reason=d["reason"]
     ),
-    Action.SUPPLEMENT: lambda a, u, d: services.add_supplement(appeal=a, actor=u, text=d["text"]),
+    Action.SUPPLEMENT: lambda a, u, d: services.add_supplement(
+        appeal=a, actor=u, text=d["text"], upload_tokens=d["upload_tokens"]
+    ),
 }
 
 
@@ -471,14 +517,18 @@ def act(request: HttpRequest, appeal_id: int, name: str) -> HttpResponse:
     user = _user(request)
     appeal = _visible_or_404(user, appeal_id)
     form = _action_form(name, appeal, request.POST)
+    # Files only where they belong (补充 with attachments), and only from who may add them.
+    takes_files = name == Action.SUPPLEMENT and permissions.can_act(user, Action(name), appeal)
+    uploads = collect_uploads(request) if takes_files else None
     status = 422
-    if form.is_valid():
+    if form.is_valid() and not (uploads is not None and uploads.errors):
+        data = {**form.cleaned_data, "upload_tokens": uploads.tokens if uploads else []}
         try:
-            RUNS[name](appeal, user, form.cleaned_data)
+            RUNS[name](appeal, user, data)
         except DomainError as error:
             if error.error is AppealError.NOT_FOUND and error.details.get("field") != "into":
                 raise Http404 from None
-            _attach_error(form, error)
+            _attach_error(form, error, uploads)
             status = 422 if error.details.get("field") == "into" else error.status
         else:
             messages.success(
@@ -487,7 +537,7 @@ def act(request: HttpRequest, appeal_id: int, name: str) -> HttpResponse:
                 % {"code": appeal.tracking_code, "action": Action(name).label},
             )
             return redirect("console:detail", appeal_id=appeal.pk)
-    return _render_detail(request, appeal.pk, bound={name: form}, status=status)
+    return _render_detail(request, appeal.pk, bound={name: form}, uploads=uploads, status=status)
 
 
 @login_required
@@ -523,11 +573,35 @@ def _places(user: User) -> list[OrgUnit]:
     return list(places)
 
 
-def _phone_digits(raw: str) -> str:
+@dataclass
+class CallerLookup:
+    """What the caller-history region shows for the phone number typed so far."""
+
+    state: str  # empty | incomplete | invalid | limited | found
+    phone: str = ""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _caller_lookup(user: User, raw: str) -> CallerLookup:
+    """The caller's earlier appeals within the user's scope, masked; rate-limited per account."""
+    text = (raw or "").strip()[:40]
+    if not text:
+        return CallerLookup("empty")
+    typed = re.sub(r"[\s()+-]", "", text)
     try:
-        return services.normalize_phone(raw) if raw.strip() else ""
+        digits = services.normalize_phone(text)
     except DomainError:
-        return ""
+        # A number still being typed is not wrong yet; letters or a 13th digit are.
+        return CallerLookup("incomplete" if typed.isdigit() and len(typed) < 11 else "invalid")
+    if digits.startswith("1") and len(digits) < 11:  # a mobile number, half typed
+        return CallerLookup("incomplete")
+    try:
+        ratelimit.hit("caller-lookup", str(user.pk), limit=CALLER_LOOKUP_RATE)
+    except DomainError:
+        return CallerLookup("limited", digits)
+    now = timezone.now()
+    rows = [_row(a, now) for a in selectors.caller_history(user, digits)]
+    return CallerLookup("found", digits, rows)
 
 
 def _suggestion(category_id: int | None, territory_id: int | None) -> dict[str, Any] | None:
@@ -540,38 +614,103 @@ def _suggestion(category_id: int | None, territory_id: int | None) -> dict[str, 
     return {"unit": reference.suggest_unit(category=category, territory=territory)}
 
 
-@login_required
-def intake(request: HttpRequest) -> HttpResponse:
-    """受理: the hotline agent's screen; "Register" or "Register and close directly"."""
-    user = _user(request)
+def _may_dispatch(user: User) -> bool:
+    return bool(roles_of(user) & DISPATCH_ROLES)
+
+
+def _require_intake(user: User) -> list[tuple[str, Any]]:
     channels = _intake_channels(user)
     if not channels:
         raise PermissionDenied
-    options = {"channels": channels, "categories": _categories(), "places": _places(user)}
+    return channels
+
+
+def _id_param(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else None
+
+
+def _prefill_unit(form: IntakeForm, suggestion: dict[str, Any] | None) -> None:
+    """派单目录: an empty lead unit shows the catalogue's suggestion when the page comes back."""
+    unit = suggestion["unit"] if suggestion else None
+    if "unit" in form.fields and unit is not None and not form.data.get("unit"):
+        form.data = form.data.copy()
+        form.data["unit"] = str(unit.pk)
+
+
+def _live_lookup(form: IntakeForm) -> None:
+    """With htmx, typing the phone fills the history region after a pause (no-JS: a button)."""
+    form.fields["phone"].widget.attrs.update(
+        {
+            "hx-get": reverse("console:intake_caller"),
+            "hx-trigger": "input changed delay:300ms, search",
+            "hx-target": "#caller-history",
+            "hx-sync": "this:replace",
+            "aria-controls": "caller-history",
+        }
+    )
+
+
+INTENTS = ("register", "dispatch", "close")
+
+
+@login_required_keeping_post
+def intake(request: HttpRequest) -> HttpResponse:
+    """受理: the hotline agent's screen; register, register and dispatch, or close directly.
+
+    Other intents ("lookup", "suggest") only show the page again, with the caller's history
+    and the catalogue's suggestion: what the page does by itself when JavaScript runs.
+    """
+    user = _user(request)
+    channels = _require_intake(user)
+    may_dispatch = _may_dispatch(user)
+    options = {
+        "channels": channels,
+        "categories": _categories(),
+        "places": _places(user),
+        "units": _dispatch_units() if may_dispatch else None,
+    }
     values = [value for value, _label in channels]
     default_channel = Channel.HOTLINE if Channel.HOTLINE in values else values[0]
     status = 200
     suggestion = None
+    uploads = None
     if request.method == "POST":
         form = IntakeForm(request.POST, **options)
+        uploads = collect_uploads(request)
         intent = request.POST.get("intent", "register")
         if form.is_valid():
             data = form.cleaned_data
             suggestion = _suggestion(data["category"], data["territory"])
-            if intent in ("register", "close"):
-                outcome = _register(request, user, data, close=intent == "close")
+            if intent in INTENTS and not uploads.errors:
+                outcome = _register(request, user, data, uploads, intent=intent)
                 if isinstance(outcome, HttpResponse):
                     return outcome
-                _attach_error(form, outcome)
+                _attach_error(form, outcome, uploads)
                 status = outcome.status
+            elif uploads.errors:
+                status = 422
+            _prefill_unit(form, suggestion)
         else:
             status = 422
-        phone = _phone_digits(request.POST.get("phone", ""))
+        raw_phone = request.POST.get("phone", "")
+    elif (kept := drafts.take(request)) is not None:
+        # The login expired while the call was being taken: the form comes back as it was sent.
+        form = IntakeForm(kept, **options)
+        if not form.is_valid():
+            status = 422
+        raw_phone = kept.get("phone", "")
+        messages.warning(
+            request,
+            _(
+                "Your login had expired, so nothing was registered yet. Here is what you typed: "
+                "check it, choose any files again, and send it."
+            ),
+        )
     else:
-        lookup_phone = request.GET.get("phone", "")
+        raw_phone = request.GET.get("phone", "")
         form = IntakeForm(
             initial={
-                "phone": lookup_phone,
+                "phone": raw_phone,
                 "channel": default_channel,
                 "appeal_type": AppealType.COMPLAINT,
                 "urgency": Urgency.NORMAL,
@@ -579,33 +718,76 @@ def intake(request: HttpRequest) -> HttpResponse:
             },
             **options,
         )
-        phone = _phone_digits(lookup_phone)
-    lookup = PhoneLookupForm(
-        initial={"phone": request.GET.get("phone", "") or request.POST.get("phone", "")},
-        auto_id="lookup_%s",
-    )
-    if request.method == "POST" or phone:  # the agent is past the phone number: no jump back
-        lookup.fields["phone"].widget.attrs.pop("autofocus", None)
-    history = selectors.caller_history(user, phone) if phone else []
+        form.fields["phone"].widget.attrs["autofocus"] = True
+    _live_lookup(form)
+    lookup = _caller_lookup(user, raw_phone)
     return _page(
         request,
         "appeals/console/intake.html",
         {
-            "lookup": lookup,
             "form": form,
-            "phone": phone,
-            "history": [_row(a, timezone.now()) for a in history],
+            "lookup": lookup,
+            "phone": lookup.phone,
+            "history": lookup.rows,
             "suggestion": suggestion,
             "may_close": bool(roles_of(user) & DIRECT_CLOSE_ROLES),
+            "may_dispatch": may_dispatch,
+            **_upload_context(uploads),
         },
         status=status,
     )
 
 
+@login_required
+@require_GET
+def intake_caller(request: HttpRequest) -> HttpResponse:
+    """The caller's earlier appeals as an HTML fragment, for the live look-up while typing."""
+    user = _user(request)
+    _require_intake(user)
+    lookup = _caller_lookup(user, request.GET.get("phone", ""))
+    response = render(
+        request,
+        "appeals/console/_caller_history.html",
+        {"lookup": lookup},
+        status=429 if lookup.state == "limited" else 200,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def intake_suggest(request: HttpRequest) -> HttpResponse:
+    """The catalogue's unit for a category and place, as a fragment.
+
+    For staff who may dispatch, the fragment also re-selects the lead unit (an out-of-band
+    swap of the select's options), unless they chose a unit themselves: only an empty unit or
+    the previous suggestion is replaced.
+    """
+    user = _user(request)
+    _require_intake(user)
+    suggestion = _suggestion(
+        _id_param(request.GET.get("category")), _id_param(request.GET.get("territory"))
+    )
+    unit_options = None
+    current = _id_param(request.GET.get("unit"))
+    if _may_dispatch(user) and current in (None, _id_param(request.GET.get("suggested_unit"))):
+        suggested = suggestion["unit"] if suggestion else None
+        form = IntakeForm(
+            initial={"unit": suggested.pk if suggested else None}, units=_dispatch_units()
+        )
+        unit_options = form["unit"].as_widget(attrs={"hx-swap-oob": "innerHTML"})
+    return render(
+        request,
+        "appeals/console/_suggestion.html",
+        {"suggestion": suggestion, "unit_options": unit_options},
+    )
+
+
 def _register(
-    request: HttpRequest, user: User, data: dict[str, Any], *, close: bool
+    request: HttpRequest, user: User, data: dict[str, Any], uploads: Uploads, *, intent: str
 ) -> HttpResponse | DomainError:
-    """Submit (and close) once per form key, however often the form is sent."""
+    """Submit (and dispatch, or close) once per form key, however often the form is sent."""
 
     def run() -> tuple[int, dict[str, Any]]:
         category = reference.active_category(data["category"]) if data["category"] else None
@@ -626,24 +808,37 @@ def _register(
             category=category,
             territory=territory,
             address=data["address"],
+            upload_tokens=uploads.tokens,
         )
-        if close:
+        unit = ""
+        if intent == "close":
             services.direct_close_appeal(appeal=appeal, actor=user, reply=data["reply"])
-        return 201, {"id": appeal.pk, "tracking_code": appeal.tracking_code, "closed": close}
+        elif intent == "dispatch":  # the unit chosen, else the catalogue's (the service's rule)
+            event = services.dispatch_appeal(appeal=appeal, actor=user, unit=data.get("unit"))
+            unit = event.unit.name if event.unit else ""
+        body = {"id": appeal.pk, "tracking_code": appeal.tracking_code, "intent": intent}
+        return 201, body | {"unit": unit}
 
-    payload = {k: v for k, v in data.items() if k != "key"} | {"close": close}
+    payload = {k: v for k, v in data.items() if k != "key"} | {
+        "intent": intent,
+        "attachments": uploads.fingerprint(),
+    }
     try:
         outcome = run_once(scope=f"console:{user.pk}", key=data["key"], payload=payload, run=run)
     except DomainError as error:
         return error
     body = outcome.body
+    code = body["tracking_code"]
     if outcome.replayed:
         messages.info(request, _("This form was already sent; here is the appeal it registered."))
-    elif body["closed"]:
+    elif body["intent"] == "close":
+        messages.success(request, _("Registered and closed: %(code)s.") % {"code": code})
+    elif body["intent"] == "dispatch":
         messages.success(
             request,
-            _("Registered and closed: %(code)s.") % {"code": body["tracking_code"]},
+            _("Registered and dispatched to %(unit)s: %(code)s.")
+            % {"code": code, "unit": body["unit"]},
         )
     else:
-        messages.success(request, _("Registered: %(code)s.") % {"code": body["tracking_code"]})
+        messages.success(request, _("Registered: %(code)s.") % {"code": code})
     return redirect("console:detail", appeal_id=body["id"])

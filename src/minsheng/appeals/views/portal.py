@@ -8,7 +8,6 @@ services; every rule lives there. A refused step re-renders the page with everyt
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -20,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from minsheng.core import ratelimit
@@ -27,24 +27,28 @@ from minsheng.core.errors import CoreError, DomainError
 from minsheng.core.idempotency import run_once
 from minsheng.core.masking import mask_phone
 
-from .. import presenters, reference, selectors, services, workflow
-from ..attachments import sanitize_original_name, store_upload
+from .. import citizen_login, presenters, reference, selectors, services, workflow
 from ..choices import OPEN_STATUSES, Action, AppealType, Channel, Status, TimeUnit, Urgency
 from ..errors import AppealError
 from ..forms.portal import (
+    LoginCodeForm,
+    PhoneLoginForm,
     RateForm,
     SubmitForm,
     SupplementForm,
     TrackForm,
     new_submission_key,
 )
-from ..models import Appeal, Attachment
+from ..models import Appeal
+from .uploads import Uploads, collect_uploads, error_message
 
 # Tracking codes this browser submitted or looked up with the phone: the session is the proof
 # that lets it see the confirmation and follow-up pages without typing the phone again.
 SESSION_CODES = "portal_codes"
+# The phone number this session proved with a texted code ("My appeals"): it opens that number's
+# own appeals too. One key, replaced whole by a new login and dropped at logout.
+SESSION_CITIZEN_PHONE = "citizen_phone"
 REMEMBERED_CODES = 20
-UPLOAD_RATE = 60  # files per client address per minute, as the API's upload endpoint
 
 # The timeline in the citizen's words; ``%(unit)s`` is the unit's name when the event has one.
 PLAIN_EVENTS = {
@@ -104,7 +108,10 @@ def _remember(request: HttpRequest, code: str) -> None:
 
 
 def _is_remembered(request: HttpRequest, code: str) -> bool:
-    return code in request.session.get(SESSION_CODES, [])
+    if code in request.session.get(SESSION_CODES, []):
+        return True
+    phone = request.session.get(SESSION_CITIZEN_PHONE, "")
+    return bool(phone) and citizen_login.owns_appeal(phone, code)
 
 
 def grouped(code: str) -> list[str]:
@@ -113,13 +120,6 @@ def grouped(code: str) -> list[str]:
     if len(groups) > 1 and len(groups[-1]) == 1:
         groups[-2:] = [groups[-2] + groups[-1]]
     return groups
-
-
-def _message(error: DomainError) -> str:
-    message = str(error.error.message)
-    if error.code == AppealError.TOO_MANY_ATTACHMENTS.code and "max" in error.details:
-        message += " " + gettext("At most %(max)s; tick the ones to remove.") % error.details
-    return message
 
 
 def _with_key(data: QueryDict) -> QueryDict:
@@ -131,49 +131,11 @@ def _with_key(data: QueryDict) -> QueryDict:
     return data
 
 
-@dataclass
-class Uploads:
-    """Files this page holds server-side (stored, not yet part of an appeal) and upload errors."""
-
-    items: list[Attachment] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def tokens(self) -> list[str]:
-        return [a.upload_token for a in self.items]
-
-    def fingerprint(self) -> list[str]:
-        # The content, not the token: a double click sends the same files twice and gets new
-        # tokens for them, but it is the same submission.
-        return [a.sha256 for a in self.items]
-
-
-def _collect_uploads(request: HttpRequest) -> Uploads:
-    """Files kept from an earlier try (minus those ticked for removal), then the new ones."""
-    removed = set(request.POST.getlist("remove_upload"))
-    kept = [t for t in dict.fromkeys(request.POST.getlist("upload")) if t and t not in removed]
-    rows = {
-        a.upload_token: a
-        for a in Attachment.objects.filter(upload_token__in=kept[:50], appeal__isnull=True)
-    }
-    uploads = Uploads(items=[rows[t] for t in kept if t in rows])
-    for upload in request.FILES.getlist("photos"):
-        name = sanitize_original_name(upload.name or "")
-        try:
-            ratelimit.hit("upload", ratelimit.client_address(request), limit=UPLOAD_RATE)
-            uploads.items.append(store_upload(data=upload, original_name=name))
-        except DomainError as error:
-            uploads.errors.append(
-                gettext("%(name)s: %(problem)s") % {"name": name or "?", "problem": _message(error)}
-            )
-    return uploads
-
-
 def _place_error(
     form: forms.Form, uploads: Uploads, error: DomainError, field_of_code: dict[str, str]
 ) -> None:
     """Put a service's refusal next to the field it concerns, in the citizen's language."""
-    message = _message(error)
+    message = error_message(error)
     if error.code in _PHOTO_CODES:
         uploads.errors.append(message)
         return
@@ -232,7 +194,7 @@ def submit(request: HttpRequest) -> HttpResponse:
         form = SubmitForm(initial={"submission_key": new_submission_key()})
         return _render_submit(request, form, Uploads())
     form = SubmitForm(_with_key(request.POST))
-    uploads = _collect_uploads(request)
+    uploads = collect_uploads(request)
     if form.is_valid() and not uploads.errors:
         try:
             code = _submit_once(form, uploads)
@@ -359,7 +321,7 @@ def track(request: HttpRequest) -> HttpResponse:
             )
             appeal = _look_up(form.cleaned_data["tracking_code"], form.cleaned_data["phone"])
         except DomainError as error:
-            form.add_error(None, _message(error))
+            form.add_error(None, error_message(error))
             status = error.status
         else:
             _remember(request, appeal.tracking_code)
@@ -399,7 +361,7 @@ def supplement(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404
     appeal = _remembered_appeal(code)
     form = SupplementForm(_with_key(request.POST))
-    uploads = _collect_uploads(request)
+    uploads = collect_uploads(request)
     status = 422
     if form.is_valid() and not uploads.errors:
         text = form.cleaned_data["text"]
@@ -487,3 +449,173 @@ def _render_followup(
         **_photo_context(),
     }
     return render(request, "appeals/portal/followup.html", context, status=status)
+
+
+# ---------------------------------------------------------------- my appeals (phone + texted code)
+
+# The number a code was just texted to, waiting for the code: not yet proof of anything.
+SESSION_LOGIN_PHONE = "citizen_login_phone"
+MY_PAGE_SIZE = 50
+
+
+def _citizen_phone(request: HttpRequest) -> str:
+    return str(request.session.get(SESSION_CITIZEN_PHONE, ""))
+
+
+def _rate_message(error: DomainError) -> str:
+    """A refused code request in plain words, with how long to wait."""
+    if error.code != CoreError.RATE_LIMITED.code:
+        return error_message(error)
+    seconds = int(error.details.get("retry_after_seconds", 60))
+    if error.details.get("limit") == "phone_minute":
+        return gettext(
+            "A code was sent to this number less than a minute ago. "
+            "You can ask for a new one in %(seconds)s seconds."
+        ) % {"seconds": seconds}
+    minutes = max(1, -(-seconds // 60))  # rounded up
+    message = gettext("Too many codes were asked for. Please try again in %(minutes)s minutes.")
+    return message % {"minutes": minutes}
+
+
+def _log_in_citizen(request: HttpRequest, phone: str) -> None:
+    # A new session key at login: a key planted in this browser before cannot ride along.
+    request.session.cycle_key()
+    request.session[SESSION_CITIZEN_PHONE] = phone
+    request.session.pop(SESSION_LOGIN_PHONE, None)
+
+
+@never_cache
+def my_appeals(request: HttpRequest) -> HttpResponse:
+    """The appeals sent with the phone this session proved, newest first, 50 a page."""
+    phone = _citizen_phone(request)
+    if not phone:
+        return redirect("portal:my_login")
+    raw = request.GET.get("before", "")
+    before = None
+    if raw:
+        if not raw.isdigit() or len(raw) > 18:
+            raise Http404
+        before = int(raw)
+    rows, more = citizen_login.appeals_page(phone, before=before, limit=MY_PAGE_SIZE)
+    items = [
+        {
+            "code": appeal.tracking_code,
+            "groups": grouped(appeal.tracking_code),
+            "created_at": appeal.created_at,
+            "appeal_type": appeal.get_appeal_type_display(),
+            "category": appeal.category.name if appeal.category else "",
+            "status": appeal.status,
+            "status_label": appeal.get_status_display(),
+            "plain_status": PLAIN_STATUS.get(appeal.status, ""),
+        }
+        for appeal in rows
+    ]
+    context = {
+        "items": items,
+        "more": more,
+        "first_page": before is None,
+        "masked_phone": mask_phone(phone),
+    }
+    return render(request, "appeals/portal/my_list.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_login(request: HttpRequest) -> HttpResponse:
+    """Step 1: the phone number. Any valid number gets a code, whether it has appeals or not."""
+    if request.method != "POST":
+        if _citizen_phone(request):
+            return redirect("portal:my_appeals")
+        form = PhoneLoginForm(initial={"phone": request.session.get(SESSION_LOGIN_PHONE, "")})
+        return render(request, "appeals/portal/my_login.html", {"form": form})
+    form = PhoneLoginForm(request.POST)
+    status = 422
+    code_pending = False
+    if form.is_valid():
+        phone = form.cleaned_data["phone"]
+        try:
+            citizen_login.request_login_code(
+                phone=phone, client_ip=ratelimit.client_address(request)
+            )
+        except DomainError as error:
+            if error.details.get("limit") == "phone_minute":
+                # A code went to this number moments ago; typing it in is the way forward.
+                request.session[SESSION_LOGIN_PHONE] = phone
+                code_pending = True
+            form.add_error("phone", _rate_message(error))
+            status = error.status
+        else:
+            request.session[SESSION_LOGIN_PHONE] = phone
+            return redirect("portal:my_login_code")
+    form.describe()
+    context = {"form": form, "code_pending": code_pending}
+    return render(request, "appeals/portal/my_login.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_login_code(request: HttpRequest) -> HttpResponse:
+    """Step 2: the code from the text message; right, and the session holds the phone."""
+    phone = str(request.session.get(SESSION_LOGIN_PHONE, ""))
+    if not phone:
+        return redirect("portal:my_login")
+    if request.method != "POST":
+        return _render_login_code(request, LoginCodeForm(), phone)
+    form = LoginCodeForm(request.POST)
+    status = 422
+    if form.is_valid():
+        try:
+            citizen_login.verify_login_code(phone=phone, code=form.cleaned_data["code"])
+        except DomainError as error:
+            form.add_error("code", error_message(error))
+            status = error.status
+        else:
+            _log_in_citizen(request, phone)
+            return redirect("portal:my_appeals")
+    form.describe()
+    return _render_login_code(request, form, phone, status=status)
+
+
+@require_POST
+def my_login_resend(request: HttpRequest) -> HttpResponse:
+    """A new code to the number waiting for one, within the same limits as the first."""
+    phone = str(request.session.get(SESSION_LOGIN_PHONE, ""))
+    if not phone:
+        return redirect("portal:my_login")
+    try:
+        citizen_login.request_login_code(phone=phone, client_ip=ratelimit.client_address(request))
+    except DomainError as error:
+        return _render_login_code(
+            request,
+            LoginCodeForm(),
+            phone,
+            resend_error=_rate_message(error),
+            status=error.status,
+        )
+    messages.success(request, gettext("A new code was sent. The earlier one no longer works."))
+    return redirect("portal:my_login_code")
+
+
+def _render_login_code(
+    request: HttpRequest,
+    form: LoginCodeForm,
+    phone: str,
+    *,
+    resend_error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "masked_phone": mask_phone(phone),
+        "minutes": max(1, citizen_login.code_ttl_seconds() // 60),
+        "resend_error": resend_error,
+    }
+    return render(request, "appeals/portal/my_login_code.html", context, status=status)
+
+
+@require_POST
+def my_logout(request: HttpRequest) -> HttpResponse:
+    """Forget everything this browser proved: the phone and the tracking codes looked up."""
+    request.session.flush()
+    messages.success(request, gettext("You have logged out."))
+    return redirect("portal:home")
