@@ -493,3 +493,49 @@ def test_elder_mode_is_remembered_by_the_browser(client: Client, world: World) -
     assert response.cookies["ms_elder"].value == "1"
     assert 'class="elder"' in client.get("/").content.decode()
     assert 'class="elder"' in client.get("/appeal/new/").content.decode()
+
+
+# ---------------------------------------------------------------- "use my location"
+
+
+def test_the_phones_position_is_kept_to_six_decimals(client: Client, world: World) -> None:
+    data = new_form(client, world, latitude="39.904211987", longitude="116.407394512")
+    response = client.post("/appeal/new/", data)
+    assert response.status_code == 302
+    appeal = Appeal.objects.get()
+    assert (str(appeal.latitude), str(appeal.longitude)) == ("39.904212", "116.407395")
+
+
+def test_no_position_is_fine(client: Client, world: World) -> None:
+    response = client.post("/appeal/new/", new_form(client, world, latitude="", longitude=""))
+    assert response.status_code == 302
+    assert Appeal.objects.get().latitude is None
+
+
+@pytest.mark.parametrize(
+    ("latitude", "longitude"),
+    [("39.9", ""), ("", "116.4"), ("91", "116.4"), ("39.9", "-181"), ("north", "east")],
+)
+def test_a_broken_position_is_refused_left_out_and_the_rest_kept(
+    client: Client, world: World, latitude: str, longitude: str
+) -> None:
+    data = new_form(client, world, latitude=latitude, longitude=longitude)
+    response = client.post("/appeal/new/", data)
+    assert response.status_code == 422
+    assert Appeal.objects.count() == 0
+    page = response.content.decode()
+    assert "Your location could not be read. Send again without it." in page
+    assert "村口道路塌陷，晚上有人摔倒。" in page
+    form = response.context["form"]
+    assert (form["latitude"].value(), form["longitude"].value()) == ("", "")
+
+    # Sent again as the page now stands, it goes through without a position.
+    again = {**data, "latitude": "", "longitude": ""}
+    assert client.post("/appeal/new/", again).status_code == 302
+    assert Appeal.objects.get().latitude is None
+
+
+def test_the_location_box_is_offered_only_through_its_script(client: Client, world: World) -> None:
+    page = client.get("/appeal/new/").content.decode()
+    assert re.search(r'<div class="field locate" data-locate hidden', page)
+    assert '<script src="/static/ui/locate.js" defer></script>' in page

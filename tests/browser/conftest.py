@@ -1,7 +1,8 @@
 """Real-browser journeys: Playwright drives Debian's Chromium against a live test server.
 
-Screenshots of every page a failing test had open are written to ``test-artifacts/`` (CI keeps
-them). Accessibility is checked with axe-core from the npm registry, injected into the page.
+When a test fails, ``test-artifacts/`` (kept by CI) receives a screenshot of every page it had
+open and a Playwright trace of each, with a screenshot of every step. Accessibility is checked
+with axe-core from the npm registry, injected into the page.
 """
 
 from __future__ import annotations
@@ -58,28 +59,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 
 @pytest.fixture
 def pages(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``pages(viewport=…, locale=…)`` opens a fresh browser context (its own cookies)."""
+    """``pages(viewport=…, locale=…, **context options)`` opens a fresh browser context."""
     opened: list[Page] = []
 
-    def open_page(viewport: dict[str, int] | None = None, locale: str = "zh-CN") -> Page:
+    def open_page(
+        viewport: dict[str, int] | None = None, locale: str = "zh-CN", **options: Any
+    ) -> Page:
         context = browser.new_context(
-            viewport=viewport or {"width": 1280, "height": 900}, locale=locale
+            viewport=viewport or {"width": 1280, "height": 900}, locale=locale, **options
         )
+        # A trace films every step (a screenshot per action, with the DOM and network); it is
+        # written out only when the test fails. Open it with `.venv/bin/playwright show-trace`.
+        context.tracing.start(screenshots=True, snapshots=True)
         page = context.new_page()
         page.set_default_timeout(10_000)
         opened.append(page)
         return page
 
     yield open_page
-    if getattr(request.node, "failed_call", False):
+    failed = getattr(request.node, "failed_call", False)
+    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
+    if failed:
         ARTIFACTS.mkdir(exist_ok=True)
-        name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
-        for index, page in enumerate(opened):
+    for index, page in enumerate(opened):
+        if failed:
             try:
                 page.screenshot(path=str(ARTIFACTS / f"{name}-{index}.png"), full_page=True)
             except Exception as exc:  # noqa: BLE001 — a closed page must not hide the failure
                 print(f"no screenshot of page {index}: {exc}")
-    for page in opened:
+        trace = str(ARTIFACTS / f"{name}-{index}-trace.zip") if failed else None
+        page.context.tracing.stop(path=trace)
         page.context.close()
 
 

@@ -560,6 +560,7 @@ def test_submit_form_works_by_keyboard_alone(live_server, pages):
         "category",
         "place",
         "address",
+        "button:button",  # use my location
         "text",
         "photos",
         "name",

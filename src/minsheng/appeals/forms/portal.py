@@ -7,6 +7,7 @@ goes through gettext with an English msgid (Chinese is added in the locale files
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -19,6 +20,8 @@ from minsheng.org.models import OrgUnit
 from .. import citizen_login, services
 from ..choices import AppealType, Rating
 from ..models import Category
+
+SIX_PLACES = Decimal("0.000001")
 
 # What each type means, in the citizen's words (the order is the order on the page).
 PLAIN_TYPES = [
@@ -175,12 +178,37 @@ class SubmitForm(DescribedForm):
     anonymous = forms.BooleanField(
         label=_("Stay anonymous (we will not be able to call you back)"), required=False
     )
+    # Filled by "Use my location" (the phone's position, with the citizen's permission).
+    latitude = forms.DecimalField(
+        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput
+    )
+    longitude = forms.DecimalField(
+        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = category_choices()
         self.fields["place"].choices = place_choices()
         self.fields["name"].widget.attrs["autocomplete"] = "name"
+
+    def clean(self) -> dict[str, Any]:
+        """A position is both coordinates, to the metre (6 decimals), or none."""
+        data = super().clean()
+        latitude, longitude = data.get("latitude"), data.get("longitude")
+        broken = "latitude" in self.errors or "longitude" in self.errors
+        if broken or (latitude is None) != (longitude is None):
+            # Only a tampered page sends this; the page comes back without the position, so
+            # sending it again works.
+            self.errors.pop("latitude", None)
+            self.errors.pop("longitude", None)
+            self.data = self.data.copy()
+            self.data["latitude"] = self.data["longitude"] = ""
+            self.add_error(None, _("Your location could not be read. Send again without it."))
+        elif latitude is not None and longitude is not None:
+            data["latitude"] = latitude.quantize(SIX_PLACES)
+            data["longitude"] = longitude.quantize(SIX_PLACES)
+        return data
 
     def clean_phone(self) -> str:
         """Check the format at once, so it is reported with the other fields' problems."""

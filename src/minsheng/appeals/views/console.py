@@ -7,11 +7,13 @@ translated message next to its field and changes nothing (the services are atomi
 
 from __future__ import annotations
 
+import operator
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import reduce
 from typing import Any
 from urllib.parse import urlencode
 
@@ -172,8 +174,13 @@ def home_counts(user: User, keys: list[str], now: datetime) -> dict[str, int]:
     if not keys:
         return {}
     filters = selectors.attention_filters(now)
-    return selectors.appeals_for(user).aggregate(
-        **{key: Count("pk", filter=filters[key]) for key in keys}
+    # Only rows some figure counts are read (the open ones, by the status index), not every
+    # appeal in scope: 0.2 s → a few ms for a handler at 100,000 appeals (bench/pages.py).
+    counted = reduce(operator.or_, (filters[key] for key in keys))
+    return (
+        selectors.appeals_for(user)
+        .filter(counted)
+        .aggregate(**{key: Count("pk", filter=filters[key]) for key in keys})
     )
 
 

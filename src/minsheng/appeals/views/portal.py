@@ -229,6 +229,7 @@ def _submit_once(form: SubmitForm, uploads: Uploads) -> str:
         "name": data["name"],
         "phone": data["phone"],
         "anonymous": data["anonymous"],
+        "position": [str(data["latitude"]), str(data["longitude"])],
         "attachments": uploads.fingerprint(),
     }
 
@@ -252,6 +253,8 @@ def _submit_once(form: SubmitForm, uploads: Uploads) -> str:
             category=category,
             territory=territory,
             address=data["address"],
+            latitude=data["latitude"],
+            longitude=data["longitude"],
             upload_tokens=uploads.tokens,
         )
         return appeal.tracking_code
