@@ -99,6 +99,12 @@ def _database() -> dict:
     url = _env("DATABASE_URL")
     if url:
         config = dj_database_url.parse(url, conn_max_age=int(_env("DB_CONN_MAX_AGE", "60")))
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            # No JIT: a scoped queue's plan is costed far above the JIT threshold, and PostgreSQL
+            # spent ~150 ms compiling plans that run in ~35 ms (bench/pages.py, 100k appeals).
+            # Short interactive queries never win back the compile time.
+            options = config.setdefault("OPTIONS", {})
+            options["options"] = (options.get("options", "") + " -c jit=off").strip()
         config.setdefault("TEST", {})
         if _env("TEST_DATABASE_NAME"):
             config["TEST"]["NAME"] = _env("TEST_DATABASE_NAME")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,29 +21,8 @@ from .models import Appeal, AppealEvent, Category
 
 
 def appeals_for(user: User) -> QuerySet[Appeal]:
-    """Every staff read starts here (DESIGN.md invariant 3).
-
-    A scope made of alternatives (the unit's own appeals, or a co-assignment, or the user's own
-    intake …) is asked as ``id IN (alternative UNION alternative …)``: each alternative then
-    uses its own index and a row of an outer ``pk =`` reaches into each. One
-    ``WHERE a OR b OR EXISTS (…)`` instead makes PostgreSQL read every appeal, which took a
-    village handler's queue search 0.5 s at 100,000 appeals (bench/pages.py).
-    """
-    rule = permissions.visible_to(user)
-    alternatives = list(_alternatives(rule))
-    if len(alternatives) < 2:
-        return Appeal.objects.filter(rule)
-    first, *rest = (Appeal.objects.filter(arm).values("pk") for arm in alternatives)
-    return Appeal.objects.filter(pk__in=first.union(*rest))
-
-
-def _alternatives(rule: Q) -> Iterator[Q]:
-    """The terms of a rule that is an OR, flattened (any other rule is one term)."""
-    if rule.connector == Q.OR and not rule.negated and len(rule.children) > 1:
-        for child in rule.children:
-            yield from _alternatives(child if isinstance(child, Q) else Q(child))
-    else:
-        yield rule
+    """Every staff read starts here (DESIGN.md invariant 3)."""
+    return Appeal.objects.filter(permissions.visible_to(user))
 
 
 # Statuses whose completion clock is running (suspended: stopped; replied: under review).
