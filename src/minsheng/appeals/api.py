@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import transaction
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
-from ninja import File, Header, Query, Router, Schema
+from ninja import Field, File, Header, Query, Router, Schema
 from ninja import Status as Reply
 from ninja.files import UploadedFile
 
@@ -265,6 +265,9 @@ class QueueQuery(Schema):
     due_24h: bool = False
     overdue: bool = False
     unrated: bool = False
+    sort: Literal["newest", "oldest", "due"] = Field(
+        "newest", description="newest or oldest received first, or the soonest deadline first"
+    )
     cursor: str | None = None
     limit: int = 50
 
@@ -284,7 +287,7 @@ def _utc(value: datetime | None) -> datetime | None:
 @staff_router.get(
     "/appeals",
     response={200: AppealPage, **ERROR_RESPONSES},
-    summary="My queue: appeals in my scope, newest first, keyset-paged",
+    summary="My queue: appeals in my scope, newest first or as sorted, keyset-paged",
 )
 def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, Any]:
     if not 1 <= query.limit <= 200:
@@ -305,6 +308,7 @@ def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, An
             due_24h=query.due_24h,
             overdue=query.overdue,
             unrated=query.unrated,
+            sort=query.sort,
         ),
         cursor=query.cursor,
         limit=query.limit,

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from minsheng.core.errors import DomainError
@@ -57,21 +57,57 @@ class QueueFilter:
     due_24h: bool = False  # running, completion deadline within the next 24 hours
     overdue: bool = False  # running, past its completion deadline
     unrated: bool = False  # closed, not yet rated (waiting for the callback)
+    sort: str = "newest"  # one of SORTS
 
 
-def _cursor_encode(pk: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"id": pk}).encode()).decode().rstrip("=")
+# Queue orders. Each is a total order (the id breaks ties), so keyset paging never skips or
+# repeats a row: "due" puts the soonest completion deadline first and appeals without one last.
+SORTS = ("newest", "oldest", "due")
 
 
-def _cursor_decode(cursor: str) -> int:
+def _cursor_encode(pk: int, due: datetime | None = None, *, sort: str = "newest") -> str:
+    body: dict[str, object] = {"id": pk}
+    if sort == "due":
+        body["due"] = due.isoformat() if due else None
+    return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str, *, sort: str = "newest") -> tuple[int, datetime | None]:
+    """The last row of the previous page: its id, and its deadline when sorting by deadline."""
+    bad = DomainError(AppealError.NOT_FOUND, {"field": "cursor"})
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["id"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DomainError(AppealError.NOT_FOUND, {"field": "cursor"}) from exc
-    if not isinstance(value, int):
-        raise DomainError(AppealError.NOT_FOUND, {"field": "cursor"})
-    return value
+        body = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value = body["id"]
+        due_text = body.get("due") if sort == "due" else None
+        if sort == "due" and "due" not in body:
+            raise KeyError("due")
+        due = datetime.fromisoformat(due_text) if due_text is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise bad from exc
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise bad
+    if due is not None and due.tzinfo is None:
+        raise bad
+    return value, due
+
+
+def _after(sort: str, pk: int, due: datetime | None) -> Q:
+    """Rows after (pk, due) in the given order."""
+    if sort == "oldest":
+        return Q(pk__gt=pk)
+    if sort == "due":
+        if due is None:  # already among the appeals without a deadline, which come last
+            return Q(due_at__isnull=True, pk__gt=pk)
+        return Q(due_at__gt=due) | Q(due_at=due, pk__gt=pk) | Q(due_at__isnull=True)
+    return Q(pk__lt=pk)
+
+
+_ORDER = {
+    "newest": ("-pk",),
+    "oldest": ("pk",),
+    "due": (F("due_at").asc(nulls_last=True), "pk"),
+}
 
 
 @dataclass
@@ -81,7 +117,9 @@ class Page:
 
 
 def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit: int = 50) -> Page:
-    """Newest first, keyset-paged by id (stable under inserts, no OFFSET scans)."""
+    """In ``filters.sort`` order (newest first by default), keyset-paged: stable under inserts,
+    no OFFSET scans."""
+    sort = filters.sort if filters.sort in SORTS else "newest"
     qs = appeals_for(user)
     attention = attention_filters(timezone.now())
     for name in ("due_24h", "overdue", "unrated"):
@@ -116,11 +154,14 @@ def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit:
     if filters.text:
         qs = qs.filter(_text_match(filters.text.strip()))
     if cursor:
-        qs = qs.filter(pk__lt=_cursor_decode(cursor))
+        qs = qs.filter(_after(sort, *_cursor_decode(cursor, sort=sort)))
     rows = list(
-        qs.select_related("category", "territory", "lead_unit").order_by("-pk")[: limit + 1]
+        qs.select_related("category", "territory", "lead_unit").order_by(*_ORDER[sort])[: limit + 1]
     )
-    next_cursor = _cursor_encode(rows[limit - 1].pk) if len(rows) > limit else None
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = _cursor_encode(last.pk, last.due_at, sort=sort)
     return Page(items=rows[:limit], next_cursor=next_cursor)
 
 

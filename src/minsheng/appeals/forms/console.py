@@ -279,6 +279,14 @@ class CoUnitsMixin(forms.Form):
 # ---------------------------------------------------------------- queue
 
 
+# The queue's orders (selectors.SORTS), as the queue's caption and sort picker say them.
+QUEUE_SORTS = [
+    ("newest", _("Newest first")),
+    ("oldest", _("Oldest first")),
+    ("due", _("Deadline soonest first")),
+]
+
+
 class QueueFilterForm(forms.Form):
     """The queue's GET filters: the same as ``selectors.QueueFilter`` and the API's."""
 
@@ -303,6 +311,7 @@ class QueueFilterForm(forms.Form):
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search"}),
     )
+    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=QUEUE_SORTS)
 
     def __init__(
         self,

@@ -48,6 +48,7 @@ from ..forms.console import (
     ACTION_BUTTONS,
     ACTION_FORMS,
     ERROR_FIELDS,
+    QUEUE_SORTS,
     ActionForm,
     BulkDispatchForm,
     IntakeForm,
@@ -232,6 +233,7 @@ def _queue_filter(data: dict[str, Any], query: Any) -> selectors.QueueFilter:
         # The "to" date is inclusive: everything before the next day's midnight.
         received_to=_day_start(received_to + timedelta(days=1)) if received_to else None,
         text=data.get("q") or "",
+        sort=data.get("sort") or "newest",
     )
 
 
@@ -288,6 +290,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "next_url": next_url,
             "first_url": f"{request.path}?{first_params.urlencode()}" if cursor else None,
             "shortcuts": filters,  # due_24h / overdue / unrated flags
+            "sort_label": dict(QUEUE_SORTS)[filters.sort],
             "may_dispatch": may_dispatch,
             "bulk_form": BulkDispatchForm(units=units, auto_id="bulk_%s") if may_dispatch else None,
             "here": request.get_full_path(),
