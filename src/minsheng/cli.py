@@ -215,6 +215,15 @@ def _load_demo(*, appeals: int, seed: int) -> None:
         store_demo_password(load_demo_org().password)
     _say(f"Generating {appeals} demo appeals … / 生成演示诉求 …")
     seed_year(appeals, seed=seed, progress=progress_printer())
+    # The appeals still open at the end of the year get their warnings, reminders and
+    # supervision orders now, as the worker's sweep would (a few seconds: open appeals only).
+    from minsheng.supervision.services import sweep
+
+    report = sweep().as_dict()
+    _say(
+        "Deadline sweep / 时限预警: {yellow} yellow, {red} red, {orders} supervision orders, "
+        "{escalations} escalations".format(**report)
+    )
 
 
 def progress_printer(step: int = 1000) -> Callable[[int, int], None]:
@@ -469,6 +478,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
     if args.processes == 1:
+        # The deadline sweep every MINSHENG_SWEEP_SECONDS, with no beat server: each worker's
+        # scheduler thread competes for one lease, the winner enqueues (supervision/scheduler).
+        from minsheng.supervision import scheduler
+
+        scheduler.start()
         _call("db_worker", queue_name=args.queue, reload=False)
         return 0
     return _run_worker_pool(args.queue, args.processes)

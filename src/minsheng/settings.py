@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "minsheng.org",
     "minsheng.appeals",
     "minsheng.notify",
+    "minsheng.supervision",
     "minsheng.ui",
 ]
 
@@ -89,6 +90,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "minsheng.ui.context_processors.ui",
+                "minsheng.notify.context_processors.bell",
+                "minsheng.supervision.context_processors.nav",
             ],
         },
     },
@@ -189,10 +192,67 @@ MINSHENG_ALLOW_DEMO_ACCOUNTS = _env_bool("ALLOW_DEMO_ACCOUNTS")
 # Text messages (login codes): a dotted path to a class with ``send(phone, text)``; the default
 # writes each message to the log, for a demo or a network without an SMS gateway.
 MINSHENG_SMS_BACKEND = _env("SMS_BACKEND", "minsheng.notify.sms.LogBackend")
+# The SMS gateway adapter ``minsheng.notify.sms.WebhookBackend`` posts {"phone", "text"} as JSON
+# here, waiting at most TIMEOUT seconds; TOKEN, if set, goes in an Authorization: Bearer header.
+MINSHENG_SMS_WEBHOOK_URL = _env("SMS_WEBHOOK_URL")
+MINSHENG_SMS_WEBHOOK_TIMEOUT = float(_env("SMS_WEBHOOK_TIMEOUT", "5"))
+MINSHENG_SMS_WEBHOOK_TOKEN = _env("SMS_WEBHOOK_TOKEN")
 # How long a citizen's one-time login code stays valid.
 MINSHENG_SMS_CODE_TTL_SECONDS = int(_env("SMS_CODE_TTL_SECONDS", "300"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
+
+
+def _email() -> dict[str, object]:
+    """Django's EMAIL_* settings: the console by default, SMTP from ``MINSHENG_EMAIL_URL``
+    (``smtp://user:password@host:587?tls=1``, or ``smtps://…`` for implicit TLS)."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    url = _env("EMAIL_URL")
+    if not url:
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ValueError("MINSHENG_EMAIL_URL must start with smtp:// or smtps://")
+    query = parse_qs(parts.query)
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("tls", ["0"])[0] in ("1", "true", "yes"),
+    }
+
+
+_EMAIL = _email()
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = _env("EMAIL_FROM", "minsheng@localhost")
+
+# Notifications (minsheng.notify): the channels besides the in-app bell (sms, email); how often
+# a delivery is tried, first retry after RETRY seconds, doubling; a delivery left "sending" by a
+# dead worker for STALE seconds is settled as "unknown" (at most once) or, with RESEND_STALE,
+# sent again (at least once).
+MINSHENG_NOTIFY_CHANNELS = _env_list("NOTIFY_CHANNELS", "sms,email")
+MINSHENG_NOTIFY_MAX_ATTEMPTS = int(_env("NOTIFY_MAX_ATTEMPTS", "5"))
+MINSHENG_NOTIFY_RETRY_SECONDS = int(_env("NOTIFY_RETRY_SECONDS", "30"))
+MINSHENG_NOTIFY_STALE_SECONDS = int(_env("NOTIFY_STALE_SECONDS", "600"))
+MINSHENG_NOTIFY_RESEND_STALE = _env_bool("NOTIFY_RESEND_STALE")
+
+# Supervision (minsheng.supervision): a yellow warning when this share of a time limit is used
+# (docs: "what 75% used means"); a supervision order must be answered within RESPONSE_DAYS
+# working days; ``minsheng worker`` sweeps the deadlines every SWEEP_SECONDS (0: never).
+MINSHENG_WARNING_SHARE = float(_env("WARNING_SHARE", "0.75"))
+MINSHENG_SUPERVISION_RESPONSE_DAYS = int(_env("SUPERVISION_RESPONSE_DAYS", "1"))
+MINSHENG_SWEEP_SECONDS = int(_env("SWEEP_SECONDS", "60"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")

@@ -85,6 +85,11 @@ class Action(models.TextChoices):
     MERGE = "merge", _("Merged")  # 并单
     SUPPLEMENT = "supplement", _("Supplement added")  # 补充材料
     REVEAL = "reveal", _("Contact revealed")  # 查看联系方式
+    # Supervision (minsheng.supervision): recorded on the history, the status stays.
+    REMIND = "remind", _("Reminder sent")  # 催办
+    SUPERVISE = "supervise", _("Supervision order issued")  # 督办
+    ESCALATE = "escalate", _("Escalated to the supervisors")  # 升级督办
+    RESPOND_SUPERVISION = "respond_supervision", _("Supervision order answered")  # 督办回复
 
 
 class Rating(models.TextChoices):

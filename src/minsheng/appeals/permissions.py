@@ -35,6 +35,9 @@ CENTER_ACTIONS: dict[Action, frozenset[Role]] = {
     Action.RATE: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.CENTER_ADMIN}),
     Action.SUPPLEMENT: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.CENTER_ADMIN}),
     Action.REVEAL: frozenset({R.HOTLINE_AGENT, R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+    # 催办 / 督办 by hand (the sweep issues them as the system).
+    Action.REMIND: frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
+    Action.SUPERVISE: frozenset({R.DISPATCHER, R.SUPERVISOR, R.CENTER_ADMIN}),
 }
 # Actions of the lead unit's own staff.
 UNIT_ACTIONS = frozenset(

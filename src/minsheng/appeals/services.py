@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,9 @@ from django.db import transaction
 
 from minsheng.core import audit, calendar, clock
 from minsheng.core.errors import DomainError
+from minsheng.org.choices import Role
 from minsheng.org.models import OrgUnit, User
+from minsheng.org.selectors import has_role_over
 
 from . import permissions, reference, workflow
 from .choices import (
@@ -118,10 +121,12 @@ def _record(
     reason: str = "",
     data: dict[str, Any] | None = None,
     created: bool = False,
+    system: bool = False,
 ) -> AppealEvent:
     """Save the changed fields under the version guard, then append the event and audit row.
 
     ``created``: the row was just inserted at version 1 by this transaction; nothing to save.
+    ``system``: the platform acted by itself (the deadline sweep), not a citizen.
     """
     now = clock.now()
     if not created:
@@ -136,7 +141,13 @@ def _record(
         appeal=appeal,
         at=now,
         actor=actor,
-        actor_kind=ActorKind.STAFF if actor is not None else ActorKind.CITIZEN,
+        actor_kind=(
+            ActorKind.STAFF
+            if actor is not None
+            else ActorKind.SYSTEM
+            if system
+            else ActorKind.CITIZEN
+        ),
         action=action,
         from_status=from_status,
         to_status=appeal.status,
@@ -148,7 +159,7 @@ def _record(
         is_public=action in workflow.PUBLIC_ACTIONS,
     )
     audit.record(
-        actor=actor if actor is not None else audit.CITIZEN,
+        actor=actor if actor is not None else None if system else audit.CITIZEN,
         action=f"appeal.{action.value}",
         target=appeal,
         data={
@@ -171,6 +182,7 @@ def _move(
     unit: OrgUnit | None = None,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    system: bool = False,
 ) -> AppealEvent:
     from_status = appeal.status
     appeal.status = workflow.target_status(action, from_status)
@@ -183,6 +195,7 @@ def _move(
         unit=unit,
         reason=reason,
         data=data,
+        system=system,
     )
 
 
@@ -827,6 +840,119 @@ def _reopen(appeal: Appeal, actor: User | None) -> AppealEvent:
         unit=appeal.lead_unit,
         data={"reopen": appeal.reopen_count},
     )
+
+
+# ---------------------------------------------------------------- supervision (催办 / 督办)
+# These append an event and leave the status alone. ``actor=None`` is the platform itself (the
+# deadline sweep of ``minsheng.supervision``), recorded as a system event; staff acting by hand
+# pass the role and scope checks like any other action. The supervision app keeps its own
+# records (warnings, orders) in the same transaction.
+
+
+def _check_supervision(actor: User | None, action: Action, appeal: Appeal) -> None:
+    if actor is not None:
+        _check(actor, action, appeal)
+    elif not workflow.can_start(action, appeal.status):
+        raise DomainError(
+            AppealError.ILLEGAL_TRANSITION, {"action": action.value, "status": appeal.status}
+        )
+
+
+def _optional(text: str, field: str = "reason") -> str:
+    cleaned = (text or "").strip()
+    if len(cleaned) > REASON_MAX:
+        raise DomainError(AppealError.REASON_REQUIRED, {"field": field, "max_length": REASON_MAX})
+    return cleaned
+
+
+@transaction.atomic
+def remind_appeal(
+    *,
+    appeal: Appeal | int,
+    actor: User | None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> AppealEvent:
+    """催办: nudge the lead unit, by hand (dispatcher, supervisor) or at warning time (system)."""
+    appeal = _lock(appeal)
+    _check_supervision(actor, Action.REMIND, appeal)
+    return _move(
+        appeal,
+        Action.REMIND,
+        actor,
+        unit=appeal.lead_unit,
+        reason=_optional(reason),
+        data=data,
+        system=actor is None,
+    )
+
+
+@transaction.atomic
+def supervise_appeal(
+    *,
+    appeal: Appeal | int,
+    actor: User | None,
+    reason: str,
+    response_due_at: datetime,
+    data: dict[str, Any] | None = None,
+) -> AppealEvent:
+    """督办: a formal order from the center to the lead unit's leaders, with a response deadline.
+
+    By hand a reason is required; the sweep gives its own ("overdue since …").
+    """
+    appeal = _lock(appeal)
+    _check_supervision(actor, Action.SUPERVISE, appeal)
+    reason = _require(reason) if actor is not None else _optional(reason)
+    return _move(
+        appeal,
+        Action.SUPERVISE,
+        actor,
+        unit=appeal.lead_unit,
+        reason=reason,
+        data={**(data or {}), "response_due_at": response_due_at.isoformat()},
+        system=actor is None,
+    )
+
+
+@transaction.atomic
+def escalate_appeal(
+    *, appeal: Appeal | int, reason: str, data: dict[str, Any] | None = None
+) -> AppealEvent:
+    """升级督办: overdue again (or an order left unanswered); the supervisors take it up.
+
+    Only the platform escalates: a person who wants more pressure issues an order.
+    """
+    appeal = _lock(appeal)
+    _check_supervision(None, Action.ESCALATE, appeal)
+    return _move(
+        appeal,
+        Action.ESCALATE,
+        None,
+        unit=appeal.lead_unit,
+        reason=_optional(reason),
+        data=data,
+        system=True,
+    )
+
+
+@transaction.atomic
+def respond_to_supervision(
+    *,
+    appeal: Appeal | int,
+    actor: User,
+    unit: OrgUnit,
+    text: str,
+    data: dict[str, Any] | None = None,
+) -> AppealEvent:
+    """督办回复: a leader of the unit a supervision order was addressed to answers it."""
+    appeal = _lock(appeal)
+    if not permissions.can_view(actor, appeal):
+        raise DomainError(AppealError.NOT_FOUND)
+    if not has_role_over(actor, (Role.UNIT_LEADER,), unit):
+        raise DomainError(AppealError.NOT_PERMITTED, {"action": Action.RESPOND_SUPERVISION.value})
+    _check_supervision(None, Action.RESPOND_SUPERVISION, appeal)
+    text = _require(text, "response")
+    return _move(appeal, Action.RESPOND_SUPERVISION, actor, unit=unit, reason=text, data=data)
 
 
 # ---------------------------------------------------------------- personal data

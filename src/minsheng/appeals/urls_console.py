@@ -3,6 +3,9 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from minsheng.notify import views as notify_views
+from minsheng.supervision import views as supervision_views
+
 from .views import console
 
 app_name = "console"
@@ -22,4 +25,20 @@ urlpatterns = [
     path("intake/", console.intake, name="intake"),
     path("intake/caller/", console.intake_caller, name="intake_caller"),
     path("intake/suggest/", console.intake_suggest, name="intake_suggest"),
+    # 催办 / 督办 (minsheng.supervision) and the bell (minsheng.notify).
+    path("appeals/<int:appeal_id>/remind/", supervision_views.remind, name="remind"),
+    path("appeals/<int:appeal_id>/supervise/", supervision_views.supervise, name="supervise"),
+    path("supervision/", supervision_views.orders, name="supervision_orders"),
+    path(
+        "supervision/<int:order_id>/respond/",
+        supervision_views.respond,
+        name="supervision_respond",
+    ),
+    path("notifications/", notify_views.notification_list, name="notifications"),
+    path(
+        "notifications/<int:notification_id>/read/",
+        notify_views.mark_read,
+        name="notification_read",
+    ),
+    path("notifications/read-all/", notify_views.mark_all_read, name="notifications_read_all"),
 ]

@@ -37,6 +37,15 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
         frozenset({S.RECEIVED, S.DISPATCHED, S.RETURNED, S.IN_PROGRESS, S.SUSPENDED, S.REPLIED}),
         None,
     ),
+    # Supervision (催办/督办) nudges whoever holds the appeal; it never moves the status. A
+    # response may come after the appeal moved on (replied, even closed).
+    Action.REMIND: (frozenset({S.DISPATCHED, S.IN_PROGRESS, S.SUSPENDED}), None),
+    Action.SUPERVISE: (frozenset({S.DISPATCHED, S.IN_PROGRESS, S.SUSPENDED}), None),
+    Action.ESCALATE: (frozenset({S.DISPATCHED, S.IN_PROGRESS, S.SUSPENDED, S.REPLIED}), None),
+    Action.RESPOND_SUPERVISION: (
+        frozenset({S.DISPATCHED, S.RETURNED, S.IN_PROGRESS, S.SUSPENDED, S.REPLIED, S.CLOSED}),
+        None,
+    ),
 }
 
 # Events a citizen sees on the public timeline; the rest are internal (returns, reviews …).

@@ -10,7 +10,10 @@ Callers send after commit (``transaction.on_commit``): a rolled-back action neve
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -54,6 +57,44 @@ class LocmemBackend:
 
     def send(self, phone: str, text: str) -> None:
         outbox.append(SmsMessage(phone=phone, text=text))
+
+
+class SmsError(Exception):
+    """The gateway did not take the message (refused, unreachable, timed out)."""
+
+
+class WebhookBackend:
+    """Posts ``{"phone": …, "text": …}`` as JSON to ``MINSHENG_SMS_WEBHOOK_URL``.
+
+    The small adapter most SMS gateways (or a city's message bus) can receive. A 2xx answer
+    means accepted; anything else, or no answer within ``MINSHENG_SMS_WEBHOOK_TIMEOUT``
+    seconds, raises ``SmsError`` so the caller can retry. ``MINSHENG_SMS_WEBHOOK_TOKEN``, when
+    set, is sent as a bearer token.
+    """
+
+    def __init__(self) -> None:
+        self.url = getattr(settings, "MINSHENG_SMS_WEBHOOK_URL", "")
+        if not self.url.startswith(("http://", "https://")):
+            raise SmsError("MINSHENG_SMS_WEBHOOK_URL must be an http:// or https:// URL")
+        self.timeout = float(getattr(settings, "MINSHENG_SMS_WEBHOOK_TIMEOUT", 5))
+        self.token = getattr(settings, "MINSHENG_SMS_WEBHOOK_TOKEN", "")
+
+    def send(self, phone: str, text: str) -> None:
+        body = json.dumps({"phone": phone, "text": text}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            raise SmsError(f"gateway answered HTTP {exc.code}") from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise SmsError(f"gateway unreachable: {exc}") from exc
+        if not 200 <= status < 300:
+            raise SmsError(f"gateway answered HTTP {status}")
+        logger.info("SMS to %s accepted by the gateway", mask_phone(phone))
 
 
 def get_backend() -> SmsBackend:

@@ -382,7 +382,10 @@ def _render_detail(
     notice: str = "",
     uploads: Uploads | None = None,
     status: int = 200,
+    supervision_bound: dict[str, Form] | None = None,
 ) -> HttpResponse:
+    from minsheng.supervision.selectors import detail_panel
+
     user = _user(request)
     try:
         appeal = selectors.appeal_detail(user, appeal_id)
@@ -433,6 +436,8 @@ def _render_detail(
             "reveal_form": RevealForm(auto_id="id_reveal_%s"),
             "revealed": revealed,
             "notice": notice,
+            # 催办 / 督办: warnings, orders and the small forms (minsheng.supervision).
+            "supervision": detail_panel(user, appeal, supervision_bound),
             **_upload_context(uploads),
         },
         status=status,

@@ -1,0 +1,1 @@
+"""Supervision (督办): deadline warnings, reminders, supervision orders and escalation."""

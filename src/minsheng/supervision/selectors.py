@@ -1,0 +1,85 @@
+"""Scoped reads of supervision: a user's orders, an appeal's warnings and orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.forms import Form
+
+from minsheng.appeals import permissions as appeal_permissions
+from minsheng.appeals import selectors as appeal_selectors
+from minsheng.appeals import workflow
+from minsheng.appeals.choices import Action
+from minsheng.appeals.models import Appeal
+from minsheng.org.choices import Role
+from minsheng.org.models import User
+from minsheng.org.selectors import paths_for, subtree_q
+
+from .forms import OrderForm, RemindForm
+from .models import DeadlineWarning, Escalation, SupervisionOrder
+from .permissions import may_answer
+
+
+def orders_for(user: User) -> QuerySet[SupervisionOrder]:
+    """Orders addressed to units the user leads (their subtree), and orders on appeals the
+    user may see (the center's staff)."""
+    leading = subtree_q(paths_for(user, [Role.UNIT_LEADER]), "unit__path")
+    visible = Q(appeal__in=appeal_selectors.appeals_for(user).values("pk"))
+    return SupervisionOrder.objects.filter(leading | visible)
+
+
+def open_orders_page(user: User, *, include_answered: bool = False) -> list[dict[str, Any]]:
+    orders = orders_for(user).select_related("appeal", "unit", "issued_by", "responded_by")
+    if not include_answered:
+        orders = orders.filter(responded_at__isnull=True)
+    return [
+        {"order": order, "may_answer": may_answer(user, order)}
+        for order in orders.order_by("response_due_at", "pk")[:200]
+    ]
+
+
+def may_remind(user: User, appeal: Appeal) -> bool:
+    return workflow.can_start(Action.REMIND, appeal.status) and appeal_permissions.can_act(
+        user, Action.REMIND, appeal
+    )
+
+
+def may_supervise(user: User, appeal: Appeal) -> bool:
+    return workflow.can_start(Action.SUPERVISE, appeal.status) and appeal_permissions.can_act(
+        user, Action.SUPERVISE, appeal
+    )
+
+
+def detail_panel(
+    user: User, appeal: Appeal, bound: dict[str, Form] | None = None
+) -> dict[str, Any]:
+    """What the appeal's detail page shows of supervision (the caller has checked scope)."""
+    bound = bound or {}
+    return {
+        "warnings": list(
+            DeadlineWarning.objects.filter(appeal=appeal, cleared_at__isnull=True).order_by(
+                "raised_at", "pk"
+            )
+        ),
+        "orders": [
+            {"order": order, "may_answer": may_answer(user, order)}
+            for order in SupervisionOrder.objects.filter(appeal=appeal)
+            .select_related("unit", "issued_by", "responded_by")
+            .order_by("issued_at", "pk")
+        ],
+        "escalation": Escalation.objects.filter(appeal=appeal).first(),
+        "remind_form": (bound.get("remind") or RemindForm(auto_id="id_remind_%s"))
+        if may_remind(user, appeal)
+        else None,
+        "order_form": (bound.get("supervise") or OrderForm(auto_id="id_supervise_%s"))
+        if may_supervise(user, appeal)
+        else None,
+    }
+
+
+def sees_supervision(user: User) -> bool:
+    """Whether the console's navigation shows the supervision orders page."""
+    from minsheng.org.selectors import roles_of
+
+    return bool(roles_of(user) & {Role.UNIT_LEADER, *appeal_permissions.CENTER_VIEW_ROLES})

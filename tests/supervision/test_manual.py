@@ -1,0 +1,196 @@
+"""Reminders and supervision orders by hand, and the leader's answer: the permission matrix."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from minsheng.appeals.models import AppealEvent
+from minsheng.notify.models import Notification
+from minsheng.supervision.models import SupervisionOrder
+from tests.supervision.helpers import accepted_at, state
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> Client:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(user)
+    return client
+
+
+ALLOWED = ["dispatcher", "supervisor", "center_admin", "town_dispatcher"]
+REFUSED = ["agent", "auditor", "town_handler", "town_leader"]
+OUT_OF_SCOPE = ["other_handler", "other_leader", "dept_handler", "village_handler"]
+
+
+@pytest.mark.parametrize("who", ALLOWED)
+def test_staff_who_may_remind_send_a_reminder(world, who):
+    appeal = accepted_at(world)
+
+    response = client_for(world[who]).post(
+        f"/console/appeals/{appeal.pk}/remind/", {"reason": "请尽快处理"}
+    )
+
+    assert response.status_code == 302
+    event = AppealEvent.objects.get(appeal=appeal, action="remind")
+    assert (event.actor, event.reason, event.to_status) == (world[who], "请尽快处理", "in_progress")
+    assert sorted(
+        Notification.objects.filter(appeal=appeal).values_list("recipient__username", flat=True)
+    ) == ["town_handler", "town_leader"]
+
+
+@pytest.mark.parametrize("who", ALLOWED)
+def test_staff_who_may_supervise_issue_an_order_with_a_reason(world, who):
+    appeal = accepted_at(world)
+
+    response = client_for(world[who]).post(
+        f"/console/appeals/{appeal.pk}/supervise/", {"reason": "群众反映强烈"}
+    )
+
+    assert response.status_code == 302
+    order = SupervisionOrder.objects.get(appeal=appeal)
+    assert (order.issued_by, order.unit, order.reason, order.automatic) == (
+        world[who],
+        world.town,
+        "群众反映强烈",
+        False,
+    )
+    assert list(
+        Notification.objects.filter(kind="supervision.order").values_list(
+            "recipient__username", flat=True
+        )
+    ) == ["town_leader"]
+
+
+@pytest.mark.parametrize("who", REFUSED)
+@pytest.mark.parametrize("action", ["remind", "supervise"])
+def test_other_roles_are_refused_and_nothing_changes(world, who, action):
+    appeal = accepted_at(world)
+    before = state(appeal)
+
+    response = client_for(world[who]).post(
+        f"/console/appeals/{appeal.pk}/{action}/", {"reason": "催一下"}
+    )
+
+    assert response.status_code == 403
+    assert state(appeal) == before
+
+
+@pytest.mark.parametrize("who", OUT_OF_SCOPE)
+@pytest.mark.parametrize("action", ["remind", "supervise"])
+def test_outside_scope_is_not_found_and_nothing_changes(world, who, action):
+    appeal = accepted_at(world)
+    before = state(appeal)
+
+    response = client_for(world[who]).post(
+        f"/console/appeals/{appeal.pk}/{action}/", {"reason": "催一下"}
+    )
+
+    assert response.status_code == 404
+    assert state(appeal) == before
+
+
+def test_an_order_needs_a_reason(world):
+    appeal = accepted_at(world)
+    before = state(appeal)
+
+    response = client_for(world["dispatcher"]).post(
+        f"/console/appeals/{appeal.pk}/supervise/", {"reason": "  "}
+    )
+
+    assert response.status_code == 422
+    assert state(appeal) == before
+    assert 'id="id_supervise_reason_error"' in response.content.decode()
+
+
+def test_detail_page_offers_the_forms_only_to_who_may_use_them(world):
+    appeal = accepted_at(world)
+    url = f"/console/appeals/{appeal.pk}/"
+
+    dispatcher_page = client_for(world["dispatcher"]).get(url).content.decode()
+    handler_page = client_for(world["town_handler"]).get(url).content.decode()
+
+    assert 'data-supervision="remind"' in dispatcher_page
+    assert 'data-supervision="supervise"' in dispatcher_page
+    assert 'data-supervision="remind"' not in handler_page
+    assert 'data-supervision="supervise"' not in handler_page
+
+
+def _order(world):
+    appeal = accepted_at(world)
+    client_for(world["dispatcher"]).post(
+        f"/console/appeals/{appeal.pk}/supervise/", {"reason": "群众反映强烈"}
+    )
+    return appeal, SupervisionOrder.objects.get(appeal=appeal)
+
+
+def test_the_leader_sees_and_answers_the_order(world):
+    appeal, order = _order(world)
+    leader = client_for(world["town_leader"])
+
+    page = leader.get("/console/supervision/")
+    response = leader.post(
+        f"/console/supervision/{order.pk}/respond/", {"response": "已安排人员今天修复。"}
+    )
+
+    assert [row["order"].pk for row in page.context["rows"]] == [order.pk]
+    assert page.context["rows"][0]["may_answer"] is True
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.response, order.responded_by) == ("已安排人员今天修复。", world["town_leader"])
+    event = AppealEvent.objects.filter(appeal=appeal).last()
+    assert (event.action, event.unit, event.data["order"]) == (
+        "respond_supervision",
+        world.town,
+        order.pk,
+    )
+    # the dispatcher who issued it hears of the answer
+    assert (
+        Notification.objects.filter(
+            kind="supervision.response", recipient=world["dispatcher"]
+        ).count()
+        == 1
+    )
+
+
+def test_an_answered_order_cannot_be_answered_again(world):
+    appeal, order = _order(world)
+    leader = client_for(world["town_leader"])
+    leader.post(f"/console/supervision/{order.pk}/respond/", {"response": "第一次答复"})
+    before = state(appeal)
+
+    response = leader.post(f"/console/supervision/{order.pk}/respond/", {"response": "第二次"})
+
+    assert response.status_code == 409
+    assert state(appeal) == before
+    order.refresh_from_db()
+    assert order.response == "第一次答复"
+
+
+@pytest.mark.parametrize(("who", "status"), [("town_handler", 403), ("dispatcher", 403)])
+def test_only_a_leader_answers(world, who, status):
+    appeal, order = _order(world)
+    before = state(appeal)
+
+    response = client_for(world[who]).post(
+        f"/console/supervision/{order.pk}/respond/", {"response": "我来答复"}
+    )
+
+    assert response.status_code == status
+    assert state(appeal) == before
+    order.refresh_from_db()
+    assert order.responded_at is None
+
+
+def test_another_units_leader_does_not_see_the_order(world):
+    appeal, order = _order(world)
+    before = state(appeal)
+    other = client_for(world["other_leader"])
+
+    page = other.get("/console/supervision/")
+    response = other.post(f"/console/supervision/{order.pk}/respond/", {"response": "答复"})
+
+    assert page.context["rows"] == []
+    assert response.status_code == 404
+    assert state(appeal) == before
