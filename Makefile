@@ -23,6 +23,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p src/minsheng/ui/static/ui/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js src/minsheng/ui/static/ui/vendor/htmx.min.js
+	cp node_modules/echarts/dist/echarts.min.js src/minsheng/ui/static/ui/vendor/echarts.min.js
 	touch $@
 
 # Browser journeys drive Debian's Chromium; install it when missing (needs root, as in CI).

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "minsheng.appeals",
     "minsheng.notify",
     "minsheng.supervision",
+    "minsheng.analytics",
     "minsheng.ui",
 ]
 
@@ -199,6 +200,11 @@ MINSHENG_SMS_WEBHOOK_TIMEOUT = float(_env("SMS_WEBHOOK_TIMEOUT", "5"))
 MINSHENG_SMS_WEBHOOK_TOKEN = _env("SMS_WEBHOOK_TOKEN")
 # How long a citizen's one-time login code stays valid.
 MINSHENG_SMS_CODE_TTL_SECONDS = int(_env("SMS_CODE_TTL_SECONDS", "300"))
+# Rankings leave out units with fewer appeals than this in the rate's denominator (docs/kpi.md).
+MINSHENG_RANKING_MIN_SAMPLE = int(_env("RANKING_MIN_SAMPLE", "10"))
+# How long the rollup refresher keeps looking for an event id that was missing (a transaction
+# still open when it read): longer than any transaction of the application lasts.
+MINSHENG_ROLLUP_OVERLAP_SECONDS = int(_env("ROLLUP_OVERLAP_SECONDS", "3600"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
 

@@ -8,7 +8,9 @@ urlpatterns = [
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("ui/", include("minsheng.ui.urls")),
+    path("console/stats/", include("minsheng.analytics.urls_console")),
     path("console/", include("minsheng.appeals.urls_console")),
+    path("stats/", include("minsheng.analytics.urls_portal")),
     path("", include("minsheng.appeals.urls_portal")),
 ]
 

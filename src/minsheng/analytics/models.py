@@ -1,0 +1,80 @@
+"""Daily rollups of the KPI counters, and the refresher's bookkeeping."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from minsheng.appeals.choices import AppealType, Channel
+from minsheng.appeals.models import Category
+from minsheng.org.models import OrgUnit
+
+
+class DailyRollup(models.Model):
+    """日汇总: the KPI counters of the appeals received on one day, by their dimensions now.
+
+    One row per (received day × lead unit × place × category × channel × type) that has
+    appeals. Rows are never updated in place: ``analytics.rollups`` deletes a day's rows and
+    writes them again from the appeals, so recomputing a day is idempotent. Intake never
+    touches this table.
+    """
+
+    day = models.DateField(_("day received"))
+    lead_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    territory = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    appeal_type = models.CharField(max_length=16, choices=AppealType.choices)
+
+    received = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    closed_on_time = models.PositiveIntegerField(default=0)
+    dispatched = models.PositiveIntegerField(default=0)
+    accepted_in_time = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    satisfied = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    ever_closed = models.PositiveIntegerField(default=0)
+    handling_days = models.PositiveBigIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily rollup")
+        verbose_name_plural = _("daily rollups")
+        indexes = [
+            models.Index(fields=["day"], name="rollup_day"),
+            models.Index(fields=["lead_unit", "day"], name="rollup_unit_day"),
+            models.Index(fields=["territory", "day"], name="rollup_territory_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.lead_unit_id}/{self.territory_id}/{self.category_id}"
+
+
+class RollupState(models.Model):
+    """The refresher's watermark (one row): events up to ``high_event_id`` have been read.
+
+    ``gaps`` lists event ids below the watermark that were missing when it was taken (a
+    transaction still open, or rolled back), with when each was first missed; the refresher
+    looks for them again until they appear or the overlap window has passed.
+    """
+
+    high_event_id = models.BigIntegerField(null=True, blank=True)
+    gaps = models.JSONField(default=dict, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    full_refresh_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rollup state")
+
+    def __str__(self) -> str:
+        return f"rollups up to event {self.high_event_id}"

@@ -1,0 +1,194 @@
+"""Daily rollups, maintained incrementally by the worker (never inside an intake transaction).
+
+How a refresh knows what to redo
+--------------------------------
+Every change of an appeal appends an ``AppealEvent`` in the same transaction (DESIGN.md
+invariant 1), and an appeal only ever counts in the row of the day it was received
+(``kpi``: a cohort). So the days to redo are the received days of the appeals that have new
+events. A refresh reads the events with ids above its watermark, redoes those days from the
+appeals (delete the day's rows, write them again: idempotent), and moves the watermark to the
+largest id it saw.
+
+Why no late commit is missed (the overlap window)
+-------------------------------------------------
+Ids are handed out when a row is inserted, not when its transaction commits: a slow
+transaction may commit event 99 after event 100 was committed and read. So every id at or below
+the watermark that was *missing* when the watermark was taken is kept in ``RollupState.gaps``
+and looked for again on every refresh; when it appears, its appeal's day is redone. A gap is
+dropped once it has been missing for ``MINSHENG_ROLLUP_OVERLAP_SECONDS`` (default one hour):
+by then its transaction has rolled back (a refused action) or the id was skipped by the
+sequence, because no transaction of this application stays open that long. SQLite has one
+writer at a time, so there gaps only come from rollbacks.
+
+A refresh holds the lock on the ``RollupState`` row, so two workers never interleave; reading
+appeals takes no locks, so intake and transitions are never held up. A change of the holiday
+calendar changes handling days already rolled up: run ``refresh_rollups --full`` after one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+
+from minsheng.appeals.models import Appeal, AppealEvent
+
+from . import kpi
+from .models import DailyRollup, RollupState
+
+DIMENSIONS = ("lead_unit_id", "territory_id", "category_id", "channel", "appeal_type")
+_ONE_DAY = timedelta(days=1)
+_ID_CHUNK = 2000
+# A full refresh notes missing ids among the last this many only and takes an older hole for a
+# rollback; it redoes every day anyway, so run it when the city is quiet (docs/kpi.md).
+FULL_GAP_WINDOW = 20_000
+
+
+def overlap_seconds() -> int:
+    return int(getattr(settings, "MINSHENG_ROLLUP_OVERLAP_SECONDS", 3600))
+
+
+def day_start(day: date) -> datetime:
+    """00:00 in the city on ``day``, as an aware datetime."""
+    return datetime.combine(day, time.min, tzinfo=kpi.SHANGHAI)
+
+
+@dataclass
+class RefreshResult:
+    days: int  # days recomputed
+    events: int  # events read
+    high_event_id: int | None
+    gaps: int  # ids still looked for
+    full: bool
+
+
+def rows_for_days(days: Iterable[date]) -> dict[tuple[date, tuple], kpi.Counters]:
+    """The rollup rows of ``days`` computed from the appeals: {(day, dimensions): counters}."""
+    result: dict[tuple[date, tuple], kpi.Counters] = defaultdict(kpi.Counters)
+    for first, last in _runs(sorted(set(days))):
+        appeals = Appeal.objects.filter(
+            created_at__gte=day_start(first), created_at__lt=day_start(last + _ONE_DAY)
+        ).values(*DIMENSIONS, *kpi.APPEAL_FIELDS)
+        for row in appeals.iterator(chunk_size=_ID_CHUNK):
+            key = (kpi.local_day(row["created_at"]), tuple(row[d] for d in DIMENSIONS))
+            result[key].add(kpi.contribution(row))
+    return result
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days joined into (first, last) runs: one appeals query per run."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + _ONE_DAY == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def recompute_days(days: Iterable[date]) -> int:
+    """Replace the rollup rows of ``days`` by a fresh computation. Returns the number of days."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return 0
+    rows = rows_for_days(wanted)
+    with transaction.atomic():
+        for first, last in _runs(wanted):
+            DailyRollup.objects.filter(day__gte=first, day__lte=last).delete()
+        DailyRollup.objects.bulk_create(
+            [
+                DailyRollup(day=day, **dict(zip(DIMENSIONS, dims, strict=True)), **c.as_dict())
+                for (day, dims), c in rows.items()
+            ],
+            batch_size=1000,
+        )
+    return len(wanted)
+
+
+def _received_days(appeal_ids: Iterable[int]) -> set[date]:
+    ids = list(appeal_ids)
+    days: set[date] = set()
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start : start + _ID_CHUNK]
+        for created in Appeal.objects.filter(pk__in=chunk).values_list("created_at", flat=True):
+            days.add(kpi.local_day(created))
+    return days
+
+
+def _all_days() -> list[date]:
+    bounds = Appeal.objects.aggregate(first=Min("created_at"), last=Max("created_at"))
+    if bounds["first"] is None:
+        return []
+    day, last = kpi.local_day(bounds["first"]), kpi.local_day(bounds["last"])
+    days = []
+    while day <= last:
+        days.append(day)
+        day += _ONE_DAY
+    return days
+
+
+def refresh_rollups(
+    *, full: bool = False, progress: Callable[[int, int], None] | None = None
+) -> RefreshResult:
+    """Bring the rollups up to date with every committed event (``full``: redo every day)."""
+    with transaction.atomic():
+        RollupState.objects.get_or_create(pk=1)
+        state = RollupState.objects.select_for_update().get(pk=1)
+        now = timezone.now()  # wall time, not clock.now(): gaps age in real time
+        high = AppealEvent.objects.aggregate(high=Max("pk"))["high"] or 0
+        old_gaps = {int(k): v for k, v in (state.gaps or {}).items()}
+        full = full or state.high_event_id is None
+        low = 0 if full else state.high_event_id or 0
+        seen: set[int] = set()
+        appeal_ids: set[int] = set()
+        if full:
+            # Every day is redone: only the recent ids matter, to note the ones still missing.
+            first = AppealEvent.objects.aggregate(first=Min("pk"))["first"] or 1
+            low = max(first - 1, high - FULL_GAP_WINDOW)
+            events = AppealEvent.objects.filter(pk__gt=low, pk__lte=high)
+        else:
+            events = AppealEvent.objects.filter(Q(pk__gt=low, pk__lte=high) | Q(pk__in=old_gaps))
+        for pk, appeal_id in events.values_list("pk", "appeal_id").iterator(chunk_size=_ID_CHUNK):
+            seen.add(pk)
+            appeal_ids.add(appeal_id)
+        gaps = _gaps(low, high, seen, old_gaps, now)
+        days = _all_days() if full else sorted(_received_days(appeal_ids))
+        if full:
+            DailyRollup.objects.all().delete()
+        done = 0
+        for start in range(0, len(days), 31):  # a month of days per appeals query
+            done += recompute_days(days[start : start + 31])
+            if progress is not None:
+                progress(done, len(days))
+        state.high_event_id = high
+        state.gaps = {str(k): v for k, v in sorted(gaps.items())}
+        state.refreshed_at = now
+        if full:
+            state.full_refresh_at = now
+        state.save()
+    return RefreshResult(
+        days=len(days), events=len(seen), high_event_id=high, gaps=len(gaps), full=full
+    )
+
+
+def _gaps(
+    low: int, high: int, seen: set[int], old: dict[int, str], now: datetime
+) -> dict[int, str]:
+    """Ids not seen yet that may still commit, each with when it was first missed."""
+    limit = now - timedelta(seconds=overlap_seconds())
+    kept = {
+        pk: first
+        for pk, first in old.items()
+        if pk not in seen and datetime.fromisoformat(first) > limit
+    }
+    stamp = now.isoformat()
+    for pk in range(low + 1, high + 1):
+        if pk not in seen and pk not in kept:
+            kept[pk] = stamp
+    return kept

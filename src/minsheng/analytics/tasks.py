@@ -1,0 +1,22 @@
+"""Background work of analytics, run by ``minsheng worker``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tasks import task
+
+from .rollups import refresh_rollups
+
+
+@task()
+def refresh_rollups_task(full: bool = False) -> dict[str, Any]:
+    """Bring the daily rollups up to date (the scheduler enqueues it every few minutes)."""
+    result = refresh_rollups(full=full)
+    return {
+        "days": result.days,
+        "events": result.events,
+        "high_event_id": result.high_event_id,
+        "gaps": result.gaps,
+        "full": result.full,
+    }

@@ -1,0 +1,121 @@
+"""KPI definitions on the reference figures and on a hand-built month computed by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from tests.analytics.factories import build_march
+
+from minsheng.analytics import kpi, selectors
+from minsheng.analytics.rollups import refresh_rollups
+
+
+def test_reference_report_figures_give_99_22_percent_not_99_21():
+    # given the reference center's year
+    year = kpi.Counters(received=32_266, closed=32_013)
+    # when / then: 32013 / 32266 = 99.2159…% rounds half up to 99.22
+    assert year.completion_rate == Decimal("99.22")
+    assert year.in_progress == 253
+    assert kpi.report_sentence(year, period="全年") == (
+        "全年共受理32266件，已办结32013件，办结率99.22%，正在办理253件。"
+    )
+
+
+def test_rates_round_half_up_with_decimals_and_none_without_denominator():
+    assert kpi.percent(1, 8) == Decimal("12.50")
+    assert kpi.percent(1, 3) == Decimal("33.33")
+    assert kpi.percent(2, 3) == Decimal("66.67")
+    assert kpi.percent(1, 200_000) == Decimal("0.00")  # 0.0005 %
+    assert kpi.percent(1, 160_000) == Decimal("0.00")  # 0.000625 % → 0.00
+    assert kpi.percent(1, 1_600) == Decimal("0.06")  # 0.0625 % → half up
+    assert kpi.percent(0, 0) is None
+    assert kpi.Counters().completion_rate is None
+    assert kpi.format_percent(None) == "—"
+
+
+@pytest.mark.django_db
+def test_hand_built_month_gives_hand_computed_kpis(world):
+    # given the eight appeals of tests/analytics/factories.build_march, rolled up
+    build_march(world)
+    refresh_rollups()
+    scope = selectors.Scope(everything=True)
+    march = selectors.StatsFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    # when
+    figures = selectors.totals(scope, march)
+    # then: a b c d e h received (f invalid, g merged)
+    assert figures.as_dict() == {
+        "received": 6,
+        "closed": 3,  # a b e
+        "closed_on_time": 2,  # a e
+        "dispatched": 4,  # a b c d
+        "accepted_in_time": 3,  # a c d (b after 3 h)
+        "rated": 2,  # a b (d's rating reopened it)
+        "satisfied": 2,
+        "solved": 1,  # a
+        "returned": 1,  # c
+        "reopened": 1,  # d
+        "ever_closed": 4,  # a b e d
+        "handling_days": 8,  # a 2 + b 6 + e 0
+        "invalid": 1,
+        "merged": 1,
+    }
+    assert figures.in_progress == 3
+    assert figures.completion_rate == Decimal("50.00")
+    assert figures.on_time_rate == Decimal("66.67")
+    assert figures.response_rate == Decimal("75.00")
+    assert figures.satisfaction_rate == Decimal("100.00")
+    assert figures.resolution_rate == Decimal("50.00")
+    assert figures.return_rate == Decimal("25.00")
+    assert figures.reopen_rate == Decimal("25.00")
+    assert figures.average_handling_days == Decimal("2.7")
+
+
+@pytest.mark.django_db
+def test_figures_are_filed_under_the_day_received_in_the_city(world):
+    build_march(world)
+    refresh_rollups()
+    scope = selectors.Scope(everything=True)
+    march = selectors.StatsFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    # when
+    days = {
+        b.start: (b.counters.received, b.counters.closed)
+        for b in selectors.trend(scope, march, "day")
+        if b.counters.received
+    }
+    weeks = [(b.start, b.end, b.counters.received) for b in selectors.trend(scope, march, "week")]
+    # then
+    assert days == {
+        date(2026, 3, 2): (2, 2),  # a b
+        date(2026, 3, 3): (2, 0),  # c d
+        date(2026, 3, 4): (1, 1),  # e (f, g not received)
+        date(2026, 3, 5): (1, 0),  # h
+    }
+    assert weeks[0] == (date(2026, 3, 1), date(2026, 3, 1), 0)  # a Sunday: the week's tail
+    assert weeks[1] == (date(2026, 3, 2), date(2026, 3, 8), 6)
+    assert len(weeks) == 6
+
+
+@pytest.mark.django_db
+def test_unit_and_handler_figures(world):
+    build_march(world)
+    refresh_rollups()
+    scope = selectors.Scope(everything=True)
+    march = selectors.StatsFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    # when
+    units = {
+        (row.unit.name if row.unit else None): row.counters
+        for row in selectors.unit_table(scope, march)
+    }
+    handlers = selectors.handler_table(world["center_admin"], march)
+    # then: a b c d led by the town; e h never dispatched (the center's own)
+    assert units["和兴镇"].received == 4
+    assert units["和兴镇"].closed == 2
+    assert units["青石镇"].received == 0
+    assert units[None].received == 2
+    assert [
+        (h.name, h.handled, h.closed, h.closed_on_time, h.rated, h.satisfied) for h in handlers
+    ] == [("town_handler", 4, 2, 1, 2, 2)]
+    assert handlers[0].on_time_rate == Decimal("50.00")
+    assert handlers[0].resolution_rate == Decimal("50.00")
