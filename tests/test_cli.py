@@ -258,6 +258,7 @@ def test_demo_loads_once_prints_accounts_and_does_not_serve_with_no_serve(
     assert fake_server.started == []
     captured = capsys.readouterr()
     assert "  1000/2500 appeals\n  2000/2500 appeals\n  2500/2500 appeals\n" in captured.err
+    assert "Statistics / 统计: 0 days rolled up" in captured.err  # the fake seeded no appeals
     assert "http://127.0.0.1:8001/" in captured.out
     password = _password_from_table(captured.out)
     for username, _role, _code in DEMO_ACCOUNTS:
@@ -324,3 +325,16 @@ def test_format_table_aligns_chinese_text():
         "和兴镇  handler",
         "city    auditor",
     ]
+
+
+def test_the_real_demo_fills_the_dashboards_rollups(data_dir, capsys):
+    from minsheng.analytics.models import DailyRollup
+    from minsheng.appeals.models import Appeal
+
+    cli._load_demo(appeals=60, seed=7)
+
+    assert Appeal.objects.count() >= 60
+    rolled = sum(DailyRollup.objects.values_list("received", flat=True))
+    counted = Appeal.objects.exclude(status__in=["invalid", "merged"]).count()
+    assert rolled == counted
+    assert "days rolled up" in capsys.readouterr().err

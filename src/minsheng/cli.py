@@ -21,7 +21,7 @@ SETTINGS_MODULE = "minsheng.settings"
 WSGI_APP = "minsheng.wsgi:application"
 DEMO_PASSWORD_FILE = "demo_password"  # noqa: S105 - a file name, not a password
 # Commands handed to Django unparsed: their own parsers own the arguments.
-PASSTHROUGH = ("manage", "calendar")
+PASSTHROUGH = ("manage", "calendar", "report")
 
 
 def _env(name: str, default: str = "") -> str:
@@ -224,6 +224,11 @@ def _load_demo(*, appeals: int, seed: int) -> None:
         "Deadline sweep / 时限预警: {yellow} yellow, {red} red, {orders} supervision orders, "
         "{escalations} escalations".format(**report)
     )
+    # The dashboards read daily rollups, which the worker keeps up to date; fill them now.
+    from minsheng.analytics.rollups import refresh_rollups
+
+    result = refresh_rollups(full=True)
+    _say(f"Statistics / 统计: {result.days} days rolled up")
 
 
 def progress_printer(step: int = 1000) -> Callable[[int, int], None]:
@@ -478,11 +483,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
     if args.processes == 1:
-        # The deadline sweep every MINSHENG_SWEEP_SECONDS, with no beat server: each worker's
-        # scheduler thread competes for one lease, the winner enqueues (supervision/scheduler).
-        from minsheng.supervision import scheduler
+        # Periodic jobs (the deadline sweep, the rollups) with no beat server: each worker's
+        # scheduler thread competes for a lease per job, the winner enqueues (core/periodic).
+        from minsheng.core import periodic
 
-        scheduler.start()
+        periodic.start()
         _call("db_worker", queue_name=args.queue, reload=False)
         return 0
     return _run_worker_pool(args.queue, args.processes)

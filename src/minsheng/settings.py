@@ -205,6 +205,8 @@ MINSHENG_RANKING_MIN_SAMPLE = int(_env("RANKING_MIN_SAMPLE", "10"))
 # How long the rollup refresher keeps looking for an event id that was missing (a transaction
 # still open when it read): longer than any transaction of the application lasts.
 MINSHENG_ROLLUP_OVERLAP_SECONDS = int(_env("ROLLUP_OVERLAP_SECONDS", "3600"))
+# How often ``minsheng worker`` refreshes the daily rollups the dashboards read (0: never).
+MINSHENG_ROLLUP_SECONDS = int(_env("ROLLUP_SECONDS", "120"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
 
@@ -259,6 +261,7 @@ MINSHENG_NOTIFY_RESEND_STALE = _env_bool("NOTIFY_RESEND_STALE")
 MINSHENG_WARNING_SHARE = float(_env("WARNING_SHARE", "0.75"))
 MINSHENG_SUPERVISION_RESPONSE_DAYS = int(_env("SUPERVISION_RESPONSE_DAYS", "1"))
 MINSHENG_SWEEP_SECONDS = int(_env("SWEEP_SECONDS", "60"))
+
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")

@@ -43,7 +43,10 @@ def test_dashboard_shows_the_month_with_every_figure_linked_to_its_queue(client,
     assert parse_qs(urlsplit(received_url).query) == {
         "received_from": ["2026-03-01"],
         "received_to": ["2026-03-31"],
+        "counted": ["1"],
     }
+    # and the queue behind the figure lists exactly the appeals it counts
+    assert len(client.get(received_url).context["rows"]) == 6
     closed = parse_qs(urlsplit(summary[1]["url"]).query)
     assert closed["status"] == ["closed"]
     # every chart has its JSON and its table

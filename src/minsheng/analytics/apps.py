@@ -7,3 +7,15 @@ class AnalyticsConfig(AppConfig):
 
     name = "minsheng.analytics"
     verbose_name = _("Statistics")
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from minsheng.core import periodic
+
+        from .tasks import refresh_rollups_task
+
+        # Dashboards read the rollups: bring them up to date every MINSHENG_ROLLUP_SECONDS.
+        periodic.register(
+            "refresh_rollups", refresh_rollups_task, lambda: settings.MINSHENG_ROLLUP_SECONDS
+        )

@@ -265,6 +265,10 @@ class QueueQuery(Schema):
     due_24h: bool = False
     overdue: bool = False
     unrated: bool = False
+    territory_id: int | None = Field(None, description="a township or village, with its subtree")
+    counted: bool = Field(
+        False, description="only appeals the statistics count (not invalid or merged)"
+    )
     sort: Literal["newest", "oldest", "due"] = Field(
         "newest", description="newest or oldest received first, or the soonest deadline first"
     )
@@ -308,6 +312,8 @@ def list_appeals(request: HttpRequest, query: Query[QueueQuery]) -> dict[str, An
             due_24h=query.due_24h,
             overdue=query.overdue,
             unrated=query.unrated,
+            place=query.territory_id,
+            counted=query.counted,
             sort=query.sort,
         ),
         cursor=query.cursor,

@@ -57,6 +57,8 @@ class QueueFilter:
     due_24h: bool = False  # running, completion deadline within the next 24 hours
     overdue: bool = False  # running, past its completion deadline
     unrated: bool = False  # closed, not yet rated (waiting for the callback)
+    place: int | None = None  # territory (township, village), including its subtree
+    counted: bool = False  # only appeals the statistics count: neither invalid nor merged
     sort: str = "newest"  # one of SORTS
 
 
@@ -134,6 +136,11 @@ def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit:
     if filters.unit is not None:
         unit = OrgUnit.objects.filter(pk=filters.unit).first()
         qs = qs.filter(lead_unit__path__startswith=unit.path) if unit else qs.none()
+    if filters.place is not None:
+        place = OrgUnit.objects.filter(pk=filters.place).first()
+        qs = qs.filter(territory__path__startswith=place.path) if place else qs.none()
+    if filters.counted:
+        qs = qs.exclude(status__in=(Status.INVALID, Status.MERGED))
     if filters.category is not None:
         category = Category.objects.filter(pk=filters.category).first()
         if category is None:

@@ -120,3 +120,19 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class PeriodicLease(models.Model):
+    """Which worker may enqueue the next run of a periodic job, until when (one row per job).
+
+    Every ``minsheng worker`` runs a small scheduler (``core/periodic.py``); the one whose
+    conditional UPDATE moves ``until`` forward enqueues, the others skip, so any number of
+    workers on any number of machines enqueue one run per period.
+    """
+
+    name = models.CharField(max_length=40, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} until {self.until:%Y-%m-%d %H:%M:%S}"

@@ -126,18 +126,3 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.appeal_id} {self.cause}"
-
-
-class SweepLease(models.Model):
-    """Which worker may enqueue the next periodic sweep, until when (one row per job).
-
-    Every ``minsheng worker`` runs a small scheduler; the one whose conditional UPDATE moves
-    ``until`` forward enqueues, the others skip, so several workers enqueue one sweep a period.
-    """
-
-    name = models.CharField(max_length=40, primary_key=True)
-    holder = models.CharField(max_length=100, blank=True)
-    until = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} until {self.until:%Y-%m-%d %H:%M:%S}"

@@ -21,9 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from minsheng.appeals.choices import AppealType, Channel, Status
-from minsheng.appeals.forms.console import QueueFilterForm
 from minsheng.appeals.models import Category
-from minsheng.appeals.views.console import _categories, _queue_filter, _units
+from minsheng.appeals.views.console import queue_filter, queue_filter_form
 from minsheng.core.errors import DomainError
 from minsheng.org.models import User
 
@@ -78,14 +77,17 @@ def stats_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 def queue_link(f: StatsFilter, **extra: Any) -> str:
     """The console queue showing the appeals behind a figure (same filters, same period).
 
-    The queue has no place filter: a figure filtered by place links to the wider queue.
+    ``counted=1``: like every figure, the queue then leaves out invalid and merged appeals.
     """
     params: dict[str, Any] = {
         "received_from": f.date_from.isoformat(),
         "received_to": f.date_to.isoformat(),
+        "counted": "1",
     }
     if f.unit is not None and f.unit.depth >= 1:  # the queue's unit list starts below the city
         params["unit"] = f.unit.pk
+    if f.place is not None and f.place.depth >= 1:
+        params["place"] = f.place.pk
     if f.category is not None:
         params["category"] = f.category.pk
     if f.channel:
@@ -594,7 +596,7 @@ def _zh(label: Any) -> str:
 def export_queue(request: HttpRequest) -> HttpResponse:
     """The console queue with the same filters (``/console/appeals/?…``) as .xlsx, streamed."""
     user = _user(request)
-    form = QueueFilterForm(request.GET or None, units=_units(), categories=_categories())
+    form = queue_filter_form(request)
     data: dict[str, Any] = {}
     if form.is_bound:
         if not form.is_valid():
@@ -602,7 +604,7 @@ def export_queue(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
     if data.get("received_from") and data.get("received_to"):
         selectors.check_period(data["received_from"], data["received_to"])
-    filters = _queue_filter(data, request.GET)
+    filters = queue_filter(form, request)
     return _xlsx(exports.queue_workbook(user, filters), "appeals.xlsx")
 
 

@@ -299,6 +299,7 @@ class QueueFilterForm(forms.Form):
     category = forms.TypedChoiceField(
         label=_("Category"), required=False, coerce=int, empty_value=None
     )
+    place = forms.TypedChoiceField(label=_("Place"), required=False, coerce=int, empty_value=None)
     received_from = forms.DateField(
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -327,6 +328,8 @@ class QueueFilterForm(forms.Form):
         self.fields["type"].choices = _blank(any_) + list(AppealType.choices)
         self.fields["unit"].choices = _blank(any_) + unit_choices(units, min_depth=1)
         self.fields["category"].choices = _blank(any_) + flat_category_choices(categories)
+        places = [u for u in units if u.is_territorial]
+        self.fields["place"].choices = _blank(any_) + unit_choices(places, min_depth=1)
 
 
 class IdListField(forms.TypedMultipleChoiceField):

@@ -224,6 +224,8 @@ def _queue_filter(data: dict[str, Any], query: Any) -> selectors.QueueFilter:
         due_24h=query.get("due") == "24h",
         overdue=query.get("overdue") == "1",
         unrated=query.get("unrated") == "1",
+        counted=query.get("counted") == "1",  # the statistics' figures link with it
+        place=data.get("place"),
         status=[data["status"]] if data.get("status") else [],
         unit=data.get("unit"),
         channel=[data["channel"]] if data.get("channel") else [],
@@ -256,17 +258,26 @@ def _row(appeal: Appeal, now: datetime) -> dict[str, Any]:
     return item
 
 
+def queue_filter_form(request: HttpRequest, units: list[OrgUnit] | None = None) -> QueueFilterForm:
+    """The queue's filter form bound to the query string (also the queue export's filters)."""
+    if units is None:
+        units = _units()
+    return QueueFilterForm(request.GET or None, units=units, categories=_categories())
+
+
+def queue_filter(form: QueueFilterForm, request: HttpRequest) -> selectors.QueueFilter:
+    """The filter a (validated) queue form and the home page's shortcuts ask for."""
+    return _queue_filter(form.cleaned_data if form.is_bound else {}, request.GET)
+
+
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     units = _units()
-    form = QueueFilterForm(request.GET or None, units=units, categories=_categories())
+    form = queue_filter_form(request, units)
     if form.is_bound:
         form.is_valid()  # invalid fields are shown with their error and left out of the filter
-        data = form.cleaned_data
-    else:
-        data = {}
-    filters = _queue_filter(data, request.GET)
+    filters = queue_filter(form, request)
     cursor = request.GET.get("cursor") or None
     try:
         page = selectors.queue(user, filters, cursor=cursor, limit=PAGE_SIZE)
