@@ -21,7 +21,7 @@ SETTINGS_MODULE = "minsheng.settings"
 WSGI_APP = "minsheng.wsgi:application"
 DEMO_PASSWORD_FILE = "demo_password"  # noqa: S105 - a file name, not a password
 # Commands handed to Django unparsed: their own parsers own the arguments.
-PASSTHROUGH = ("manage", "calendar", "report")
+PASSTHROUGH = ("manage", "calendar", "report", "dispatch")
 
 
 def _env(name: str, default: str = "") -> str:
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands these to Django before argparse sees them.
     commands.add_parser("manage", help="run a Django management command (manage.py)")
     commands.add_parser("calendar", help="working-day calendar: the `calendar` command")
+    commands.add_parser("dispatch", help="smart dispatch: `dispatch train` the category model")
 
     migrate = commands.add_parser("migrate", help="apply database migrations (non-interactive)")
     migrate.set_defaults(handler=cmd_migrate)

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "minsheng.notify",
     "minsheng.supervision",
     "minsheng.analytics",
+    "minsheng.dispatch",
     "minsheng.ui",
 ]
 
@@ -262,6 +263,23 @@ MINSHENG_WARNING_SHARE = float(_env("WARNING_SHARE", "0.75"))
 MINSHENG_SUPERVISION_RESPONSE_DAYS = int(_env("SUPERVISION_RESPONSE_DAYS", "1"))
 MINSHENG_SWEEP_SECONDS = int(_env("SWEEP_SECONDS", "60"))
 
+# Smart dispatch (minsheng.dispatch): an appeal still waiting at intake is dispatched by itself
+# when the category model's top suggestion reaches this confidence (0 < value ≤ 1); unset or
+# "off" (the default), every appeal waits for a dispatcher. The model lives in DATA_DIR/models.
+
+
+def _confidence(name: str) -> float | None:
+    raw = _env(name).strip().lower()
+    if raw in ("", "off", "none", "0"):
+        return None
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError(f"MINSHENG_{name} must be between 0 and 1 (or off), not {raw!r}")
+    return value
+
+
+MINSHENG_AUTO_DISPATCH_CONFIDENCE = _confidence("AUTO_DISPATCH_CONFIDENCE")
+MINSHENG_DISPATCH_MODEL_DIR = DATA_DIR / "models"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")

@@ -21,6 +21,7 @@ from ninja.files import UploadedFile
 from minsheng.core import ratelimit
 from minsheng.core.errors import CoreError, DomainError
 from minsheng.core.idempotency import run_once
+from minsheng.dispatch.schemas import SuggestionsOut
 from minsheng.org.models import OrgUnit, User
 
 from . import presenters, reference, selectors, services
@@ -367,6 +368,17 @@ def suggestion(
 def get_appeal(request: HttpRequest, appeal_id: int) -> dict[str, Any]:
     user = _user(request)
     return presenters.detail(user, selectors.appeal_detail(user, appeal_id))
+
+
+@staff_router.get(
+    "/appeals/{appeal_id}/suggestions",
+    response={200: SuggestionsOut, **ERROR_RESPONSES},
+    summary="智能派单 Likeliest categories (calibrated) and the catalogue's unit for the top one",
+)
+def category_suggestions(request: HttpRequest, appeal_id: int) -> dict[str, Any]:
+    from minsheng.dispatch.selectors import suggestions_for
+
+    return suggestions_for(_user(request), appeal_id)
 
 
 @staff_router.post(

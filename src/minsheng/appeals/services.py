@@ -23,7 +23,7 @@ from minsheng.org.choices import Role
 from minsheng.org.models import OrgUnit, User
 from minsheng.org.selectors import has_role_over
 
-from . import permissions, reference, workflow
+from . import hooks, permissions, reference, workflow
 from .choices import (
     Action,
     ActorKind,
@@ -336,6 +336,7 @@ def _insert_submitted(appeal: Appeal, actor: User | None, upload_tokens: Sequenc
     _record(
         appeal, Action.SUBMIT, actor, from_status="", data={"channel": appeal.channel}, created=True
     )
+    hooks.submitted(appeal)
 
 
 def _attach(appeal: Appeal, upload_tokens: Sequence[str]) -> int:
@@ -381,13 +382,18 @@ def add_supplement(
 def dispatch_appeal(
     *,
     appeal: Appeal | int,
-    actor: User,
+    actor: User | None,
     unit: OrgUnit | int | None = None,
     co_units: Sequence[OrgUnit] = (),
     category: Category | None = None,
     note: str = "",
+    data: dict[str, Any] | None = None,
 ) -> AppealEvent:
-    """派单: send to a lead unit (the catalogue's suggestion if none is named) with deadlines."""
+    """派单: send to a lead unit (the catalogue's suggestion if none is named) with deadlines.
+
+    ``actor=None`` is the platform itself (smart dispatch's auto-dispatch, minsheng.dispatch),
+    recorded as a system event; ``data`` adds to the event's record (its confidence).
+    """
     appeal = _lock(appeal)
     _check(actor, Action.DISPATCH, appeal)
     if category is not None:
@@ -408,7 +414,8 @@ def dispatch_appeal(
         changed=("lead_unit", "category", *_CLOCK_FIELDS),
         unit=lead,
         reason=note.strip(),
-        data={"co_units": [u.pk for u in co]},
+        data={**(data or {}), "co_units": [u.pk for u in co]},
+        system=actor is None,
     )
 
 

@@ -3,6 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from minsheng.dispatch import views as dispatch_views
 from minsheng.notify import views as notify_views
 from minsheng.supervision import views as supervision_views
 
@@ -25,6 +26,8 @@ urlpatterns = [
     path("intake/", console.intake, name="intake"),
     path("intake/caller/", console.intake_caller, name="intake_caller"),
     path("intake/suggest/", console.intake_suggest, name="intake_suggest"),
+    # 智能派单 (minsheng.dispatch): the categories the model suggests for the typed text.
+    path("intake/categories/", dispatch_views.intake_suggestions, name="dispatch_suggest"),
     # 催办 / 督办 (minsheng.supervision) and the bell (minsheng.notify).
     path("appeals/<int:appeal_id>/remind/", supervision_views.remind, name="remind"),
     path("appeals/<int:appeal_id>/supervise/", supervision_views.supervise, name="supervise"),
