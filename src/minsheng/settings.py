@@ -280,6 +280,8 @@ def _confidence(name: str) -> float | None:
 
 MINSHENG_AUTO_DISPATCH_CONFIDENCE = _confidence("AUTO_DISPATCH_CONFIDENCE")
 MINSHENG_DISPATCH_MODEL_DIR = DATA_DIR / "models"
+# 并单 suggestions look this many days back for open appeals about the same problem.
+MINSHENG_DUPLICATE_DAYS = int(_env("DUPLICATE_DAYS", "30"))
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES")

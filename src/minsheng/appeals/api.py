@@ -21,7 +21,7 @@ from ninja.files import UploadedFile
 from minsheng.core import ratelimit
 from minsheng.core.errors import CoreError, DomainError
 from minsheng.core.idempotency import run_once
-from minsheng.dispatch.schemas import SuggestionsOut
+from minsheng.dispatch.schemas import DuplicatesOut, SuggestionsOut
 from minsheng.org.models import OrgUnit, User
 
 from . import presenters, reference, selectors, services
@@ -379,6 +379,17 @@ def category_suggestions(request: HttpRequest, appeal_id: int) -> dict[str, Any]
     from minsheng.dispatch.selectors import suggestions_for
 
     return suggestions_for(_user(request), appeal_id)
+
+
+@staff_router.get(
+    "/appeals/{appeal_id}/duplicates",
+    response={200: DuplicatesOut, **ERROR_RESPONSES},
+    summary="并单 Open appeals probably about the same problem (same place, recent), with a score",
+)
+def duplicate_suggestions(request: HttpRequest, appeal_id: int) -> dict[str, Any]:
+    from minsheng.dispatch.selectors import duplicates_for
+
+    return duplicates_for(_user(request), appeal_id)
 
 
 @staff_router.post(

@@ -28,6 +28,9 @@ urlpatterns = [
     path("intake/suggest/", console.intake_suggest, name="intake_suggest"),
     # 智能派单 (minsheng.dispatch): the categories the model suggests for the typed text.
     path("intake/categories/", dispatch_views.intake_suggestions, name="dispatch_suggest"),
+    path("intake/duplicates/", dispatch_views.intake_duplicates, name="dispatch_duplicates"),
+    path("hotspots/", dispatch_views.hotspots_page, name="hotspots"),
+    path("hotspots/export.xlsx", dispatch_views.hotspots_export, name="hotspots_export"),
     # 催办 / 督办 (minsheng.supervision) and the bell (minsheng.notify).
     path("appeals/<int:appeal_id>/remind/", supervision_views.remind, name="remind"),
     path("appeals/<int:appeal_id>/supervise/", supervision_views.supervise, name="supervise"),

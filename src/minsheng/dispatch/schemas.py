@@ -32,3 +32,21 @@ class SuggestionsOut(Schema):
     appeal_id: int
     model: ModelStateOut
     suggestions: list[CategorySuggestionOut] = Field(description="most likely first")
+
+
+class RelatedAppealOut(Schema):
+    id: int
+    tracking_code: str
+    title: str
+    status: str
+    created_at: str = Field(description="ISO 8601")
+    territory: UnitRef | None
+    score: float = Field(description="0–1: text similarity × place weight (1 same village)")
+    similarity: float = Field(description="cosine of character 2–3-gram vectors, 0–1")
+    same_place: bool
+
+
+class DuplicatesOut(Schema):
+    appeal_id: int
+    window_days: int = Field(description="only appeals received within this many days")
+    duplicates: list[RelatedAppealOut] = Field(description="open appeals, likeliest first")

@@ -45,3 +45,36 @@ def suggestions_for(user: User, appeal_id: int) -> dict[str, Any]:
             for s in services.suggest_for_appeal(appeal)
         ],
     }
+
+
+def duplicates_for(user: User, appeal_id: int) -> dict[str, Any]:
+    """并单 suggestions for an appeal in the user's scope (else 404), among appeals they see."""
+    from . import duplicates
+
+    appeal = appeals_for(user).select_related("territory__parent").filter(pk=appeal_id).first()
+    if appeal is None:
+        raise DomainError(AppealError.NOT_FOUND)
+    found = duplicates.related(
+        user,
+        text=duplicates.text_of(appeal),
+        territory=appeal.territory,
+        exclude=appeal.pk,
+    )
+    return {
+        "appeal_id": appeal.pk,
+        "window_days": duplicates.window_days(),
+        "duplicates": [
+            {
+                "id": r.appeal.pk,
+                "tracking_code": r.appeal.tracking_code,
+                "title": r.appeal.title or r.appeal.content[:40],
+                "status": r.appeal.status,
+                "created_at": r.appeal.created_at.isoformat(),
+                "territory": presenters.unit_ref(r.appeal.territory),
+                "score": r.score,
+                "similarity": r.similarity,
+                "same_place": r.same_place,
+            }
+            for r in found
+        ],
+    }

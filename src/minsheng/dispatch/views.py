@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from minsheng.appeals import reference
 from minsheng.org.models import User
 
-from . import permissions, services
+from . import duplicates, hotspots, permissions, services
+from .forms import HotspotFilterForm
 
 # What the fragment reads of the typed text: enough for the model, bounded for a GET.
 MAX_TEXT = 5000
@@ -41,5 +43,127 @@ def intake_suggestions(request: HttpRequest) -> HttpResponse:
             "typed": bool(text.strip()),
         },
     )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def intake_duplicates(request: HttpRequest) -> HttpResponse:
+    """并单: open appeals like the content typed so far, at the place chosen (an htmx fragment)."""
+    user = request.user
+    if not isinstance(user, User) or not permissions.may_see_suggestions(user):
+        raise PermissionDenied
+    text = request.GET.get("content", "")[:MAX_TEXT]
+    found = duplicates.related(
+        user,
+        text=text,
+        territory=_territory(request.GET.get("territory")),  # type: ignore[arg-type]
+    )
+    response = render(
+        request,
+        "dispatch/console/_duplicates_list.html",
+        {"related": found, "window_days": duplicates.window_days(), "typed": bool(text.strip())},
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _hotspot_request(request: HttpRequest) -> tuple[User, HotspotFilterForm]:
+    user = request.user
+    if not isinstance(user, User) or not permissions.may_see_suggestions(user):
+        raise PermissionDenied
+    return user, HotspotFilterForm(request.GET or None)
+
+
+def _found(user: User, form: HotspotFilterForm) -> list[hotspots.Hotspot]:
+    start, end = form.period()
+    return hotspots.hotspots(user, start=start, end=end, territory=form.territory())
+
+
+@login_required
+@require_GET
+def hotspots_page(request: HttpRequest) -> HttpResponse:
+    """热点: this period's clusters of appeals about the same problem; one hotspot's appeals."""
+    user, form = _hotspot_request(request)
+    if request.GET and not form.is_valid():
+        return render(request, "dispatch/console/hotspots.html", {"form": form}, status=400)
+    if not request.GET:  # the default period, shown in the filter
+        default = HotspotFilterForm({})
+        default.is_valid()
+        first, last = default.cleaned_data["start"], default.cleaned_data["end"]
+        form = HotspotFilterForm({"from": first.isoformat(), "to": last.isoformat()})
+        form.is_valid()
+    found = _found(user, form)
+    key = form.cleaned_data.get("hotspot")
+    chosen = next((h for h in found if h.key == key), None) if key else None
+    if key and chosen is None:
+        raise Http404
+    query = request.GET.copy()
+    query.pop("hotspot", None)
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    return render(
+        request,
+        "dispatch/console/hotspots.html",
+        {
+            "form": form,
+            "hotspots": found,
+            "chosen": chosen,
+            "query": query.urlencode(),
+            "start": start,
+            "end": end,
+            "days": (end - start).days + 1,
+        },
+    )
+
+
+@login_required
+@require_GET
+def hotspots_export(request: HttpRequest) -> HttpResponse:
+    """The hotspots of the page's filter as an xlsx workbook."""
+    from io import BytesIO
+
+    from openpyxl import Workbook
+
+    user, form = _hotspot_request(request)
+    if not form.is_bound:
+        form = HotspotFilterForm({})
+    if not form.is_valid():
+        return HttpResponse(
+            "; ".join(str(e) for errors in form.errors.values() for e in errors),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    book = Workbook()
+    sheet = book.active
+    sheet.title = str(_("Hotspots"))[:31]
+    sheet.append(
+        [
+            str(_("Hotspot")),
+            str(_("Number of appeals")),
+            str(_("Previous period")),
+            str(_("Change")),
+            str(_("Places")),
+            str(_("Tracking codes")),
+        ]
+    )
+    for found in _found(user, form):
+        sheet.append(
+            [
+                found.title,
+                found.count,
+                found.previous,
+                found.trend,
+                "、".join(f"{name} {count}" for name, count in found.places),
+                " ".join(a.tracking_code for a in found.appeals),
+            ]
+        )
+    buffer = BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = 'attachment; filename="hotspots.xlsx"'
     response["Cache-Control"] = "private, no-store"
     return response
