@@ -208,6 +208,9 @@ MINSHENG_RANKING_MIN_SAMPLE = int(_env("RANKING_MIN_SAMPLE", "10"))
 MINSHENG_ROLLUP_OVERLAP_SECONDS = int(_env("ROLLUP_OVERLAP_SECONDS", "3600"))
 # How often ``minsheng worker`` refreshes the daily rollups the dashboards read (0: never).
 MINSHENG_ROLLUP_SECONDS = int(_env("ROLLUP_SECONDS", "120"))
+# How often ``minsheng worker`` deletes uploads no submission took (after a day) and old
+# one-time login codes (0: never).
+MINSHENG_HOUSEKEEPING_SECONDS = int(_env("HOUSEKEEPING_SECONDS", "3600"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
 

@@ -17,3 +17,14 @@ class AppealsConfig(AppConfig):
         for model in (Category, OrgUnit):
             post_save.connect(forget_lookups, sender=model, dispatch_uid=f"forget-{model}")
             post_delete.connect(forget_lookups, sender=model, dispatch_uid=f"forget-d-{model}")
+
+        from django.conf import settings
+
+        from minsheng.core import periodic
+
+        from .tasks import housekeeping
+
+        # Stale uploads and old login codes, every MINSHENG_HOUSEKEEPING_SECONDS (0: never).
+        periodic.register(
+            "appeals_housekeeping", housekeeping, lambda: settings.MINSHENG_HOUSEKEEPING_SECONDS
+        )
