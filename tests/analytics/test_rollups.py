@@ -13,7 +13,8 @@ from tests.appeals.factories import submitted
 from tests.appeals.test_state_machine import ACTORS, CALLS
 from tests.conftest import fresh, make_world
 
-from minsheng.analytics.models import DailyRollup, RollupState
+from minsheng.analytics.kpi import COUNTER_FIELDS
+from minsheng.analytics.models import NARROW_ROLLUPS, DailyRollup, RollupState
 from minsheng.analytics.rollups import refresh_rollups
 from minsheng.appeals import services
 from minsheng.appeals.choices import Status
@@ -50,6 +51,28 @@ STEPS = st.lists(
     min_size=4,
     max_size=25,
 )
+
+
+def narrow_rows() -> dict[tuple, dict[str, int]]:
+    """Every narrow table's rows: {(table, day, *dimensions): counters}."""
+    rows: dict[tuple, dict[str, int]] = {}
+    for model, dims in NARROW_ROLLUPS:
+        for row in model.objects.values("day", *dims, *COUNTER_FIELDS):
+            key = (model.__name__, row["day"], *(row[d] for d in dims))
+            rows[key] = {name: row[name] for name in COUNTER_FIELDS}
+    return rows
+
+
+def narrow_rows_from_wide() -> dict[tuple, dict[str, int]]:
+    """The same, summed from the wide DailyRollup: what the narrow tables must hold."""
+    rows: dict[tuple, dict[str, int]] = {}
+    for model, dims in NARROW_ROLLUPS:
+        for row in DailyRollup.objects.values("day", *dims, *COUNTER_FIELDS):
+            key = (model.__name__, row["day"], *(row[d] for d in dims))
+            total = rows.setdefault(key, dict.fromkeys(COUNTER_FIELDS, 0))
+            for name in COUNTER_FIELDS:
+                total[name] += row[name]
+    return rows
 
 
 @pytest.mark.django_db
@@ -105,6 +128,7 @@ def test_rollups_equal_a_full_recomputation_after_any_transitions():
         refresh_rollups()
         # then
         assert rollup_rows() == recomputed_rows()
+        assert narrow_rows() == narrow_rows_from_wide()
 
     check()
     # the examples did build appeals in many states, on many days
@@ -203,3 +227,38 @@ def test_intake_does_not_write_rollups(world):
     submitted(world)
     # then: only the refresher writes the table
     assert DailyRollup.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_city_figures_come_from_the_narrow_tables_and_equal_the_wide_ones(world):
+    from minsheng.analytics import selectors
+    from minsheng.analytics.models import DailyKindRollup, DailyUnitRollup
+
+    build_march(world)
+    refresh_rollups()
+    city = selectors.require_scope(world["center_admin"])
+    assert city.everything
+    march = selectors.StatsFilter(
+        date_from=MONDAY.date().replace(day=1), date_to=MONDAY.date().replace(day=31)
+    )
+    # the tables read
+    assert selectors.rollups(city, march).model is DailyKindRollup
+    assert selectors.rollups(city, march, needs=["lead_unit_id"]).model is DailyUnitRollup
+    assert selectors.rollups(city, march, needs=["lead_unit_id", "channel"]).model is DailyRollup
+    town = selectors.require_scope(world["town_leader"])
+    assert selectors.rollups(town, march).model is not DailyKindRollup
+    # and the same figures as the wide table gives
+    wide = selectors._filtered(DailyRollup.objects.all(), city, march)
+    assert selectors.totals(city, march) == kpi_counters(wide)
+    by_unit = selectors.by_dimension(city, march, "lead_unit_id")
+    for unit_id, counters in by_unit.items():
+        assert counters == kpi_counters(wide.filter(lead_unit_id=unit_id))
+    assert sum(c.received for c in by_unit.values()) == selectors.totals(city, march).received > 0
+
+
+def kpi_counters(qs):
+    from django.db.models import Sum
+
+    from minsheng.analytics import kpi
+
+    return kpi.Counters.from_mapping(qs.aggregate(**{n: Sum(n) for n in COUNTER_FIELDS}))

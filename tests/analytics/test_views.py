@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from tests.analytics.factories import build_march
 from tests.conftest import fresh
 
-from minsheng.analytics.models import DailyRollup
+from minsheng.analytics.models import NARROW_ROLLUPS, DailyRollup
 from minsheng.analytics.rollups import refresh_rollups
 
 MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -189,6 +189,8 @@ def test_dashboard_query_count_does_not_grow_with_appeals(client, world, march):
 def test_rollups_feed_the_dashboard_not_the_appeals(client, world, march):
     # given rollups emptied by hand: the flows read them, not the appeals
     DailyRollup.objects.all().delete()
+    for model, _dims in NARROW_ROLLUPS:
+        model.objects.all().delete()
     response = _get(client, fresh(world["center_admin"]), "/console/stats/", MARCH)
     assert response.context["totals"].received == 0
     assert re.search(r"chart-trend-data", response.content.decode())

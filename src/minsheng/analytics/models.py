@@ -78,3 +78,96 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"rollups up to event {self.high_event_id}"
+
+
+class _NarrowRollup(models.Model):
+    """The same counters summed over the other dimensions: a few rows per day, however many
+    appeals (``DailyRollup`` has about one row per appeal in a big city). Written by the same
+    refresh, from ``DailyRollup``, so a narrow table always adds up to the wide one; read when a
+    figure needs no other dimension (``analytics.selectors``)."""
+
+    day = models.DateField(_("day received"))
+    received = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    closed_on_time = models.PositiveIntegerField(default=0)
+    dispatched = models.PositiveIntegerField(default=0)
+    accepted_in_time = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    satisfied = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    ever_closed = models.PositiveIntegerField(default=0)
+    handling_days = models.PositiveBigIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.model_name} {self.day}"
+
+
+class DailyUnitRollup(_NarrowRollup):
+    """日汇总 by lead unit only."""
+
+    lead_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rollup_unit_only_day")]
+
+    def __str__(self) -> str:
+        return super().__str__()
+
+
+class DailyPlaceRollup(_NarrowRollup):
+    """日汇总 by place only."""
+
+    territory = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rollup_place_only_day")]
+
+    def __str__(self) -> str:
+        return super().__str__()
+
+
+class DailyCategoryRollup(_NarrowRollup):
+    """日汇总 by category only."""
+
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rollup_category_only_day")]
+
+    def __str__(self) -> str:
+        return super().__str__()
+
+
+class DailyKindRollup(_NarrowRollup):
+    """日汇总 by channel and type only (also the day totals: a few dozen rows a day)."""
+
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    appeal_type = models.CharField(max_length=16, choices=AppealType.choices)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rollup_kind_only_day")]
+
+    def __str__(self) -> str:
+        return super().__str__()
+
+
+# Each narrow table and the dimensions (rollup columns) it keeps.
+NARROW_ROLLUPS: tuple[tuple[type[_NarrowRollup], tuple[str, ...]], ...] = (
+    (DailyKindRollup, ("channel", "appeal_type")),
+    (DailyUnitRollup, ("lead_unit_id",)),
+    (DailyPlaceRollup, ("territory_id",)),
+    (DailyCategoryRollup, ("category_id",)),
+)

@@ -34,13 +34,13 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from minsheng.appeals.models import Appeal, AppealEvent
 
 from . import kpi
-from .models import DailyRollup, RollupState
+from .models import NARROW_ROLLUPS, DailyRollup, RollupState
 
 DIMENSIONS = ("lead_unit_id", "territory_id", "category_id", "channel", "appeal_type")
 _ONE_DAY = timedelta(days=1)
@@ -101,6 +101,8 @@ def recompute_days(days: Iterable[date]) -> int:
     with transaction.atomic():
         for first, last in _runs(wanted):
             DailyRollup.objects.filter(day__gte=first, day__lte=last).delete()
+            for model, _dims in NARROW_ROLLUPS:
+                model.objects.filter(day__gte=first, day__lte=last).delete()
         DailyRollup.objects.bulk_create(
             [
                 DailyRollup(day=day, **dict(zip(DIMENSIONS, dims, strict=True)), **c.as_dict())
@@ -108,7 +110,27 @@ def recompute_days(days: Iterable[date]) -> int:
             ],
             batch_size=1000,
         )
+        for first, last in _runs(wanted):
+            _write_narrow(first, last)
     return len(wanted)
+
+
+def _write_narrow(first: date, last: date) -> None:
+    """The narrow tables' rows of the days, summed from the wide rows just written."""
+    sums = {name: Sum(name) for name in kpi.COUNTER_FIELDS}
+    wide = DailyRollup.objects.filter(day__gte=first, day__lte=last)
+    for model, dims in NARROW_ROLLUPS:
+        grouped = wide.values("day", *dims).annotate(**sums).order_by()
+        model.objects.bulk_create(
+            [
+                model(
+                    **{k: row[k] for k in ("day", *dims)},
+                    **{name: row[name] or 0 for name in kpi.COUNTER_FIELDS},
+                )
+                for row in grouped
+            ],
+            batch_size=1000,
+        )
 
 
 def _received_days(appeal_ids: Iterable[int]) -> set[date]:
@@ -161,6 +183,8 @@ def refresh_rollups(
         days = _all_days() if full else sorted(_received_days(appeal_ids))
         if full:
             DailyRollup.objects.all().delete()
+            for model, _dims in NARROW_ROLLUPS:
+                model.objects.all().delete()
         done = 0
         for start in range(0, len(days), 31):  # a month of days per appeals query
             done += recompute_days(days[start : start + 31])

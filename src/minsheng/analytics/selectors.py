@@ -30,7 +30,7 @@ from minsheng.org.selectors import posts_of
 
 from . import kpi
 from .errors import AnalyticsError
-from .models import DailyRollup
+from .models import NARROW_ROLLUPS, DailyRollup
 from .rollups import day_start
 
 R = Role
@@ -205,9 +205,36 @@ def _category_ids(category: Category) -> list[int]:
     return ids
 
 
-def rollups(scope: Scope, f: StatsFilter) -> QuerySet[DailyRollup]:
-    """The rollup rows of the scope and filter (the base of every flow figure)."""
-    qs = DailyRollup.objects.filter(day__gte=f.date_from, day__lte=f.date_to)
+def _filter_columns(f: StatsFilter) -> set[str]:
+    columns = {
+        "lead_unit_id": f.unit is not None,
+        "territory_id": f.place is not None,
+        "category_id": f.category is not None,
+        "channel": bool(f.channel),
+        "appeal_type": bool(f.appeal_type),
+    }
+    return {name for name, used in columns.items() if used}
+
+
+def rollups(scope: Scope, f: StatsFilter, needs: Iterable[str] = ()) -> QuerySet[Any]:
+    """The rollup rows of the scope and filter (the base of every flow figure).
+
+    ``needs``: the rollup columns the caller groups by. When the scope is everything and no
+    filter or grouping needs another dimension, the rows come from the smallest narrow table
+    that keeps them (a few rows a day instead of about one per appeal); otherwise from the wide
+    ``DailyRollup``. Both add up to the same counters (the refresh writes both).
+    """
+    wanted = _filter_columns(f) | (set(needs) - {"day"})
+    if not scope.everything:  # the scope itself filters by lead unit, and maybe by place
+        wanted |= {"lead_unit_id"} | ({"territory_id"} if scope.territory_paths else set())
+    for model, dims in NARROW_ROLLUPS:
+        if wanted <= set(dims):
+            return _filtered(model.objects.all(), scope, f)
+    return _filtered(DailyRollup.objects.all(), scope, f)
+
+
+def _filtered(qs: QuerySet[Any], scope: Scope, f: StatsFilter) -> QuerySet[Any]:
+    qs = qs.filter(day__gte=f.date_from, day__lte=f.date_to)
     if not scope.everything:
         seen = Q(lead_unit_id__in=_ids_under(scope.unit_paths))
         if scope.territory_paths:
@@ -235,7 +262,9 @@ def totals(scope: Scope, f: StatsFilter) -> kpi.Counters:
 
 def by_dimension(scope: Scope, f: StatsFilter, dimension: str) -> dict[Any, kpi.Counters]:
     """Counters per value of one rollup column (``channel``, ``appeal_type``, ``day`` …)."""
-    rows = rollups(scope, f).values(dimension).annotate(**SUMS).order_by(dimension)
+    rows = (
+        rollups(scope, f, needs=[dimension]).values(dimension).annotate(**SUMS).order_by(dimension)
+    )
     return {row[dimension]: kpi.Counters.from_mapping(row) for row in rows}
 
 
@@ -339,7 +368,7 @@ def add_monthly(
     """Fill each row's ``months`` (for sparklines) in one query; returns the months."""
     column = "lead_unit_id" if axis == "lead_unit" else "territory_id"
     data = (
-        rollups(scope, f)
+        rollups(scope, f, needs=[column])
         .annotate(month=TruncMonth("day"))
         .values(column, "month")
         .annotate(**SUMS)
