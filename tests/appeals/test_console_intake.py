@@ -19,6 +19,7 @@ from minsheng.appeals.views.console import CALLER_LOOKUP_RATE
 from minsheng.org.choices import UnitKind
 from minsheng.org.services import create_unit
 from tests.appeals.factories import closed, dispatched, reload, submitted
+from tests.appeals.test_console import intake_body as console_intake_body
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -50,22 +51,8 @@ def photo(name: str = "hole.png", colour: tuple[int, int, int] = (200, 30, 30)) 
 
 
 def intake_body(world: World, **overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "key": "intake-key-1",
-        "phone": "13800001111",
-        "name": "赵六",
-        "channel": "hotline",
-        "appeal_type": "complaint",
-        "urgency": "normal",
-        "category": str(world.road.pk),
-        "territory": str(world.village.pk),
-        "address": "东村村口",
-        "content": "村口路灯坏了一个月。",
-        "reply": "",
-        "intent": "register",
-    }
-    body.update(overrides)
-    return body
+    """The console tests' hotline form, with this file's own submission key."""
+    return console_intake_body(world, **{"key": "intake-key-1", **overrides})
 
 
 def codes_in(html: str) -> list[str]:

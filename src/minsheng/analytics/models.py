@@ -10,7 +10,29 @@ from minsheng.appeals.models import Category
 from minsheng.org.models import OrgUnit
 
 
-class DailyRollup(models.Model):
+class RollupCounters(models.Model):
+    """The additive KPI counters every rollup table keeps (``kpi.COUNTER_FIELDS``)."""
+
+    received = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    closed_on_time = models.PositiveIntegerField(default=0)
+    dispatched = models.PositiveIntegerField(default=0)
+    accepted_in_time = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    satisfied = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+    returned = models.PositiveIntegerField(default=0)
+    reopened = models.PositiveIntegerField(default=0)
+    ever_closed = models.PositiveIntegerField(default=0)
+    handling_days = models.PositiveBigIntegerField(default=0)
+    invalid = models.PositiveIntegerField(default=0)
+    merged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyRollup(RollupCounters):
     """日汇总: the KPI counters of the appeals received on one day, by their dimensions now.
 
     One row per (received day × lead unit × place × category × channel × type) that has
@@ -31,21 +53,6 @@ class DailyRollup(models.Model):
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     appeal_type = models.CharField(max_length=16, choices=AppealType.choices)
-
-    received = models.PositiveIntegerField(default=0)
-    closed = models.PositiveIntegerField(default=0)
-    closed_on_time = models.PositiveIntegerField(default=0)
-    dispatched = models.PositiveIntegerField(default=0)
-    accepted_in_time = models.PositiveIntegerField(default=0)
-    rated = models.PositiveIntegerField(default=0)
-    satisfied = models.PositiveIntegerField(default=0)
-    solved = models.PositiveIntegerField(default=0)
-    returned = models.PositiveIntegerField(default=0)
-    reopened = models.PositiveIntegerField(default=0)
-    ever_closed = models.PositiveIntegerField(default=0)
-    handling_days = models.PositiveBigIntegerField(default=0)
-    invalid = models.PositiveIntegerField(default=0)
-    merged = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("daily rollup")
@@ -80,27 +87,13 @@ class RollupState(models.Model):
         return f"rollups up to event {self.high_event_id}"
 
 
-class _NarrowRollup(models.Model):
+class _NarrowRollup(RollupCounters):
     """The same counters summed over the other dimensions: a few rows per day, however many
     appeals (``DailyRollup`` has about one row per appeal in a big city). Written by the same
     refresh, from ``DailyRollup``, so a narrow table always adds up to the wide one; read when a
     figure needs no other dimension (``analytics.selectors``)."""
 
     day = models.DateField(_("day received"))
-    received = models.PositiveIntegerField(default=0)
-    closed = models.PositiveIntegerField(default=0)
-    closed_on_time = models.PositiveIntegerField(default=0)
-    dispatched = models.PositiveIntegerField(default=0)
-    accepted_in_time = models.PositiveIntegerField(default=0)
-    rated = models.PositiveIntegerField(default=0)
-    satisfied = models.PositiveIntegerField(default=0)
-    solved = models.PositiveIntegerField(default=0)
-    returned = models.PositiveIntegerField(default=0)
-    reopened = models.PositiveIntegerField(default=0)
-    ever_closed = models.PositiveIntegerField(default=0)
-    handling_days = models.PositiveBigIntegerField(default=0)
-    invalid = models.PositiveIntegerField(default=0)
-    merged = models.PositiveIntegerField(default=0)
 
     class Meta:
         abstract = True
@@ -109,7 +102,7 @@ class _NarrowRollup(models.Model):
         return f"{self._meta.model_name} {self.day}"
 
 
-class DailyUnitRollup(_NarrowRollup):
+class DailyUnitRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by lead unit only."""
 
     lead_unit = models.ForeignKey(
@@ -119,11 +112,8 @@ class DailyUnitRollup(_NarrowRollup):
     class Meta:
         indexes = [models.Index(fields=["day"], name="rollup_unit_only_day")]
 
-    def __str__(self) -> str:
-        return super().__str__()
 
-
-class DailyPlaceRollup(_NarrowRollup):
+class DailyPlaceRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by place only."""
 
     territory = models.ForeignKey(
@@ -133,11 +123,8 @@ class DailyPlaceRollup(_NarrowRollup):
     class Meta:
         indexes = [models.Index(fields=["day"], name="rollup_place_only_day")]
 
-    def __str__(self) -> str:
-        return super().__str__()
 
-
-class DailyCategoryRollup(_NarrowRollup):
+class DailyCategoryRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by category only."""
 
     category = models.ForeignKey(
@@ -147,11 +134,8 @@ class DailyCategoryRollup(_NarrowRollup):
     class Meta:
         indexes = [models.Index(fields=["day"], name="rollup_category_only_day")]
 
-    def __str__(self) -> str:
-        return super().__str__()
 
-
-class DailyKindRollup(_NarrowRollup):
+class DailyKindRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by channel and type only (also the day totals: a few dozen rows a day)."""
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -159,9 +143,6 @@ class DailyKindRollup(_NarrowRollup):
 
     class Meta:
         indexes = [models.Index(fields=["day"], name="rollup_kind_only_day")]
-
-    def __str__(self) -> str:
-        return super().__str__()
 
 
 # Each narrow table and the dimensions (rollup columns) it keeps.
