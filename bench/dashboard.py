@@ -7,10 +7,10 @@ What one run does:
 
 1. Data, per backend and size (``--backends``; ``--sizes``, default 100k and 1M on PostgreSQL,
    100k and 300k on SQLite: its bulk load of 1M takes ~11 min here), each in a database of its own:
-   PostgreSQL ``minsheng_bench_dash_<size>`` (the 1M one may be ``minsheng_bench_exports``,
-   ``--pg-1m-url``) and SQLite files under ``--data-dir`` (default
-   ``$TMPDIR/minsheng-bench-dashboard``). Appeals are loaded with ``bench/exports.py``'s loader
-   (``bulk_create`` of synthetic appeals spread over the last 365 days, no events), then
+   PostgreSQL ``minsheng_bench_dash_<size>`` (``--pg-1m-url`` names another for 1M) and SQLite
+   files under ``--data-dir`` (default ``$TMPDIR/minsheng-bench-dashboard``). Appeals are loaded
+   by ``load_city_year`` (``bulk_create`` of a city's year: received over the last 365 days,
+   the state following the age, the lead unit following the place; no events), then
    ``refresh_rollups(full=True)`` computes the daily rollups (timed, reported). Later runs reuse
    both when the rollups already count every appeal.
 2. Measure, in a child process per database (Django binds one database per process), with
@@ -42,6 +42,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import random
 import shlex
 import statistics
 import subprocess
@@ -67,7 +68,6 @@ DEFAULT_SIZES_SQLITE = "100000,300000"
 NOTES_START = "<!-- dashboard:notes (kept by --record) -->"
 NOTES_END = "<!-- /dashboard:notes -->"
 PG_BASE = "postgres://postgres@127.0.0.1:5432/"
-PG_1M_DEFAULT = PG_BASE + "minsheng_bench_exports"
 DATA_DIR_DEFAULT = Path(tempfile.gettempdir()) / "minsheng-bench-dashboard"
 ACCOUNTS = {"city": "center_admin", "township": "hexing_leader"}
 
@@ -120,19 +120,107 @@ def configure(backend: str, size: int, args: argparse.Namespace, src: Path | Non
     return where
 
 
+def load_city_year(appeals: int) -> None:
+    """A city's year of ``appeals`` (bulk_create, no events), shaped like the reference city's.
+
+    Unlike ``bench/exports.py``'s loader (dimensions and status drawn independently: 27 % of the
+    appeals open and overdue, whatever their age), the state follows the age: each appeal is
+    closed a few days after receipt (1 + an exponential with a 4-day mean), except 0.8 % that
+    are still open (the reference city closed 99.21 % of its year), so the open ones are the
+    last days' intake plus that residue. The lead unit follows the place the way a dispatcher
+    sends work: the place's township or street (half), the village itself (a fifth), or a city
+    department (the rest). Channels and types are weighted like a hotline center's.
+    """
+    from django.core.management import call_command
+
+    from minsheng.appeals.demo import load_reference_data
+    from minsheng.appeals.models import Appeal, Category
+    from minsheng.org.demo import load_demo_org
+    from minsheng.org.models import OrgUnit
+
+    call_command("migrate", verbosity=0)
+    have = Appeal.objects.count()
+    if have >= appeals:
+        return
+    if not OrgUnit.objects.exists():
+        load_reference_data(load_demo_org())
+    units = {u.pk: u for u in OrgUnit.objects.filter(depth__gte=1)}
+    places = [u for u in units.values() if u.is_territorial]
+    departments = [u for u in units.values() if u.depth == 1 and not u.is_territorial]
+    categories = list(Category.objects.filter(parent__isnull=False))
+    rng = random.Random(2026 + have)
+    now = dt.datetime.now(dt.UTC)
+    start = now - dt.timedelta(days=365)
+    channels = ["hotline"] * 12 + ["mini_program"] * 4 + ["web_portal"] * 3 + ["walk_in"]
+    types = ["complaint"] * 4 + ["help"] * 4 + ["consultation"] * 3 + ["suggestion"]
+    batch: list[Any] = []
+    for i in range(have, appeals):
+        created = start + dt.timedelta(seconds=rng.uniform(0, 365 * 86400))
+        place = rng.choice(places)
+        pick = rng.random()
+        if pick < 0.5:
+            lead = units.get(place.ancestors_and_self_ids()[1], place)
+        elif pick < 0.7:
+            lead = place
+        else:
+            lead = rng.choice(departments)
+        due = created + dt.timedelta(days=7)
+        done = created + dt.timedelta(days=1 + rng.expovariate(1 / 4))
+        stale = rng.random() < 0.008
+        age = now - created
+        if done <= now and not stale:
+            status, closed_at = "closed", done
+        else:
+            closed_at = None
+            status = "received" if age < dt.timedelta(hours=2) else "in_progress"
+            if dt.timedelta(hours=2) <= age < dt.timedelta(hours=6):
+                status = "dispatched"
+        dispatched = status != "received"
+        accepted = dispatched and status != "dispatched"
+        rated = bool(closed_at) and rng.random() < 0.9
+        rating = rng.choice(["satisfied"] * 8 + ["basically_satisfied", "unsatisfied"])
+        batch.append(
+            Appeal(
+                tracking_code=f"C{i:09d}",
+                channel=rng.choice(channels),
+                appeal_type=rng.choice(types),
+                category=rng.choice(categories),
+                territory=place,
+                lead_unit=lead if dispatched else None,
+                title=f"基准诉求 {i}",
+                content="道路破损，请尽快修复。" * 5,
+                citizen_phone=f"139{rng.randrange(10**8):08d}",
+                status=status,
+                created_at=created,
+                dispatched_at=created + dt.timedelta(hours=1) if dispatched else None,
+                accept_due_at=created + dt.timedelta(hours=3) if dispatched else None,
+                accepted_at=created + dt.timedelta(hours=2) if accepted else None,
+                due_at=due if dispatched else None,
+                closed_at=closed_at,
+                closed_on_time=(closed_at <= due) if closed_at else None,
+                rating=rating if rated else "",
+                solved=rating != "unsatisfied" if rated else None,
+            )
+        )
+        if len(batch) == 10_000:
+            Appeal.objects.bulk_create(batch)
+            batch = []
+            say(f"  {i + 1:,}/{appeals:,} appeals")
+    Appeal.objects.bulk_create(batch)
+
+
 def ensure_data(size: int) -> dict[str, Any]:
-    """Appeals (exports.py's loader) and rollups that count every one of them."""
+    """Appeals (``load_city_year``) and rollups that count every one of them."""
     from django.db import connection
     from django.db.models import Sum
 
-    import exports
     from minsheng.analytics.models import DailyRollup
     from minsheng.analytics.rollups import refresh_rollups
     from minsheng.appeals.models import Appeal
 
     info: dict[str, Any] = {}
     began = time.perf_counter()
-    exports._load(size)
+    load_city_year(size)
     info["load_s"] = round(time.perf_counter() - began, 1)
     appeals = Appeal.objects.count()
     counted = DailyRollup.objects.aggregate(n=Sum("received"), i=Sum("invalid"), m=Sum("merged"))
@@ -143,7 +231,9 @@ def ensure_data(size: int) -> dict[str, Any]:
         info["rollup_s"] = round(time.perf_counter() - began, 1)
     if connection.vendor == "postgresql":  # bulk loads leave no statistics: plan with some
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE appeals_appeal, analytics_dailyrollup")
+            # (and no visibility map: a real table's autovacuum keeps one)
+            cursor.execute("VACUUM ANALYZE appeals_appeal")
+            cursor.execute("ANALYZE")
     info["appeals"] = appeals
     info["rollup_rows"] = DailyRollup.objects.count()
     return info
@@ -226,7 +316,7 @@ def build_kinds(only: list[str]) -> list[Kind]:
         call(
             "kpi unit table + months",
             account,
-            lambda u, sc, f: s.add_monthly(sc, f, s.unit_table(sc, f)),
+            lambda u, sc, f: s.unit_table_with_months(sc, f),
         )
         call("kpi red/black lists", account, lambda u, sc, f: s.red_black_lists(sc, f))
         call("snapshot open by status", account, lambda u, sc, f: s.open_by_status(u, f))
@@ -403,10 +493,11 @@ def record(command: str, machine: dict[str, str], per_backend: dict[str, list], 
         SECTION,
         "",
         "Written by `bench/dashboard.py --record` (one block per backend, replaced by a run that "
-        "measures it). Data: `bench/exports.py`'s synthetic appeals (bulk_create, received over "
-        "the last 365 days, dimensions drawn independently at random: about one rollup row per "
-        "appeal; 8 in 11 closed, the rest open and, a week after receipt, overdue — far more open "
-        "appeals than a real city has; no events, so the handler table reads nothing), rollups "
+        "measures it). Data: `load_city_year`'s synthetic year (bulk_create, received over the "
+        "last 365 days; closed 1 + Exp(4 days) after receipt except 0.8 % left open, so the open "
+        "appeals are the last days' intake plus that residue; lead unit = the place's township, "
+        "the village itself or a department; category drawn independently: most rollup rows "
+        "hold one appeal; no events, so the handler table reads nothing), rollups "
         "by `refresh_rollups(full=True)`. One request at a time, in-process (django.test.Client, "
         "full middleware stack), warm (untimed rounds first), requests interleaved round by "
         "round. `page …`: a console page (dashboard for the last 30/91/365 days, leader view for "
@@ -475,9 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pg-1m-url",
-        default=PG_1M_DEFAULT,
-        help="PostgreSQL database for 1,000,000 appeals (default: bench/exports.py's; "
-        "'' for minsheng_bench_dash_1m)",
+        default="",
+        help="PostgreSQL database for 1,000,000 appeals (default: minsheng_bench_dash_1m)",
     )
     parser.add_argument("--data-dir", default=str(DATA_DIR_DEFAULT), help="SQLite files")
     parser.add_argument("--requests", type=int, default=30)

@@ -119,3 +119,12 @@ def test_unit_and_handler_figures(world):
     ] == [("town_handler", 4, 2, 1, 2, 2)]
     assert handlers[0].on_time_rate == Decimal("50.00")
     assert handlers[0].resolution_rate == Decimal("50.00")
+    # the dashboard's table with sparklines: the same rows, each month's figures adding up
+    february_march = selectors.StatsFilter(date_from=date(2026, 2, 1), date_to=date(2026, 3, 31))
+    rows, months = selectors.unit_table_with_months(scope, february_march)
+    assert months == [date(2026, 2, 1), date(2026, 3, 1)]
+    plain = selectors.unit_table(scope, february_march)
+    assert [(r.unit, r.counters) for r in rows] == [(r.unit, r.counters) for r in plain]
+    for row in rows:
+        assert [m.received for m in row.months] == [0, row.counters.received]
+        assert kpi.Counters.total(row.months) == row.counters

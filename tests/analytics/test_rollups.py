@@ -234,7 +234,7 @@ def test_intake_does_not_write_rollups(world):
 @pytest.mark.django_db
 def test_city_figures_come_from_the_narrow_tables_and_equal_the_wide_ones(world):
     from minsheng.analytics import selectors
-    from minsheng.analytics.models import DailyKindRollup, DailyUnitRollup
+    from minsheng.analytics.models import DailyKindRollup, DailyUnitKindRollup, DailyUnitRollup
 
     build_march(world)
     refresh_rollups()
@@ -246,9 +246,13 @@ def test_city_figures_come_from_the_narrow_tables_and_equal_the_wide_ones(world)
     # the tables read
     assert selectors.rollups(city, march).model is DailyKindRollup
     assert selectors.rollups(city, march, needs=["lead_unit_id"]).model is DailyUnitRollup
-    assert selectors.rollups(city, march, needs=["lead_unit_id", "channel"]).model is DailyRollup
+    assert (
+        selectors.rollups(city, march, needs=["lead_unit_id", "channel"]).model
+        is DailyUnitKindRollup
+    )
+    assert selectors.rollups(city, march, needs=["territory_id", "channel"]).model is DailyRollup
     town = selectors.require_scope(world["town_leader"])
-    assert selectors.rollups(town, march).model is not DailyKindRollup
+    assert selectors.rollups(town, march).model is DailyUnitRollup
     # and the same figures as the wide table gives
     wide = selectors._filtered(DailyRollup.objects.all(), city, march)
     assert selectors.totals(city, march) == kpi_counters(wide)
@@ -256,6 +260,16 @@ def test_city_figures_come_from_the_narrow_tables_and_equal_the_wide_ones(world)
     for unit_id, counters in by_unit.items():
         assert counters == kpi_counters(wide.filter(lead_unit_id=unit_id))
     assert sum(c.received for c in by_unit.values()) == selectors.totals(city, march).received > 0
+    # a unit's scope groups by lead unit × one more dimension: the same figures as the wide rows
+    town_wide = selectors._filtered(DailyRollup.objects.all(), town, march)
+    assert selectors.totals(town, march) == kpi_counters(town_wide)
+    for column in ("channel", "appeal_type", "category_id", "territory_id", "lead_unit_id"):
+        figures = selectors.by_dimension(town, march, column)
+        assert selectors.rollups(town, march, needs=[column]).model is not DailyRollup
+        assert figures == {
+            value: kpi_counters(town_wide.filter(**{column: value}))
+            for value in town_wide.values_list(column, flat=True).distinct()
+        }
 
 
 def kpi_counters(qs):

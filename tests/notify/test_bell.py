@@ -89,3 +89,28 @@ def test_mark_all_read_touches_only_the_users_own(world):
     assert services.unread_count(world["town_leader"]) == 0
     theirs.refresh_from_db()
     assert theirs.read_at is None
+
+
+def test_opening_the_appeal_reads_its_notifications_only(world):
+    from tests.appeals.factories import dispatched
+
+    appeal, other = dispatched(world), dispatched(world)
+    [about] = services.notify(
+        recipients=[world["town_leader"]], kind="test", appeal=appeal, title="督办"
+    )
+    [elsewhere] = services.notify(
+        recipients=[world["town_leader"]], kind="test", appeal=other, title="另一件"
+    )
+    [theirs] = services.notify(
+        recipients=[world["dispatcher"]], kind="test", appeal=appeal, title="给别人的"
+    )
+
+    page = client_for(world["town_leader"]).get(f"/console/appeals/{appeal.pk}/")
+
+    assert page.status_code == 200
+    assert page.context["bell_unread"]() == 1  # the page's own bell already counts it read
+    for row in (about, elsewhere, theirs):
+        row.refresh_from_db()
+    assert about.read_at is not None
+    assert elsewhere.read_at is None
+    assert theirs.read_at is None

@@ -97,17 +97,19 @@ class Counters:
     invalid: int = 0  # 无效: received in the period, marked invalid (not in "received")
     merged: int = 0  # 并单: received in the period, merged into another (not in "received")
 
+    # Dashboards add thousands of these per page: plain dict arithmetic over the field names,
+    # not ``dataclasses.fields()`` on every call (which cost ~100 µs an addition).
     def __add__(self, other: Counters) -> Counters:
-        return Counters(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
-        )
+        mine, theirs = self.__dict__, other.__dict__
+        return Counters(**{name: mine[name] + theirs[name] for name in COUNTER_FIELDS})
 
     def add(self, other: Counters) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        mine, theirs = self.__dict__, other.__dict__
+        for name in COUNTER_FIELDS:
+            mine[name] += theirs[name]
 
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: self.__dict__[name] for name in COUNTER_FIELDS}
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Counters:

@@ -110,7 +110,10 @@ class DailyUnitRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRol
     )
 
     class Meta:
-        indexes = [models.Index(fields=["day"], name="rollup_unit_only_day")]
+        indexes = [
+            models.Index(fields=["day"], name="rollup_unit_only_day"),
+            models.Index(fields=["lead_unit", "day"], name="rollup_unit_only_unit_day"),
+        ]
 
 
 class DailyPlaceRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
@@ -145,10 +148,69 @@ class DailyKindRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRol
         indexes = [models.Index(fields=["day"], name="rollup_kind_only_day")]
 
 
-# Each narrow table and the dimensions (rollup columns) it keeps.
+# By lead unit and one more dimension: what a unit's own dashboard groups by (its scope is a
+# set of lead units), read through the (lead unit, day) index instead of the city's wide rows.
+
+
+class DailyUnitKindRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
+    """日汇总 by lead unit, channel and type."""
+
+    lead_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    appeal_type = models.CharField(max_length=16, choices=AppealType.choices)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="rollup_unit_kind_day"),
+            models.Index(fields=["lead_unit", "day"], name="rollup_unit_kind_unit_day"),
+        ]
+
+
+class DailyUnitCategoryRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
+    """日汇总 by lead unit and category."""
+
+    lead_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="rollup_unit_cat_day"),
+            models.Index(fields=["lead_unit", "day"], name="rollup_unit_cat_unit_day"),
+        ]
+
+
+class DailyUnitPlaceRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
+    """日汇总 by lead unit and place (also a township centre's scope: lead unit or place)."""
+
+    lead_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    territory = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="rollup_unit_place_day"),
+            models.Index(fields=["lead_unit", "day"], name="rollup_unit_place_unit_day"),
+            models.Index(fields=["territory", "day"], name="rollup_unit_place_place_day"),
+        ]
+
+
+# Each narrow table and the dimensions (rollup columns) it keeps, smallest first: a reader
+# takes the first that keeps every dimension it filters or groups by.
 NARROW_ROLLUPS: tuple[tuple[type[_NarrowRollup], tuple[str, ...]], ...] = (
     (DailyKindRollup, ("channel", "appeal_type")),
     (DailyUnitRollup, ("lead_unit_id",)),
     (DailyPlaceRollup, ("territory_id",)),
     (DailyCategoryRollup, ("category_id",)),
+    (DailyUnitKindRollup, ("lead_unit_id", "channel", "appeal_type")),
+    (DailyUnitCategoryRollup, ("lead_unit_id", "category_id")),
+    (DailyUnitPlaceRollup, ("lead_unit_id", "territory_id")),
 )

@@ -10,6 +10,7 @@ dispatcher, auditor, or a unit leader at the city) sees everything. A unit outsi
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -342,17 +343,28 @@ def _roll_up_to(
     return result
 
 
-def unit_table(scope: Scope, f: StatsFilter, *, axis: str = "lead_unit") -> list[UnitRow]:
+def _axis_column(axis: str) -> str:
+    return "lead_unit_id" if axis == "lead_unit" else "territory_id"
+
+
+def unit_table(
+    scope: Scope,
+    f: StatsFilter,
+    *,
+    axis: str = "lead_unit",
+    per_unit: Mapping[int | None, kpi.Counters] | None = None,
+) -> list[UnitRow]:
     """Per unit one level below the filter's unit (or place), each including its subtree.
 
     ``axis``: ``lead_unit`` (performance: who handles) or ``territory`` (where it happened).
+    ``per_unit``: the counters per unit id when the caller has them (else one query).
     """
     parent = f.unit if axis == "lead_unit" else f.place
-    column = "lead_unit_id" if axis == "lead_unit" else "territory_id"
     children = _children(parent, scope)
     if axis == "territory":
         children = [u for u in children if u.is_territorial]
-    per_unit = by_dimension(scope, f, column)
+    if per_unit is None:
+        per_unit = by_dimension(scope, f, _axis_column(axis))
     rolled = _roll_up_to(per_unit, children)
     rows = [UnitRow(unit=u, counters=rolled[u.pk]) for u in children]
     if parent is not None and per_unit.get(parent.pk):
@@ -362,11 +374,12 @@ def unit_table(scope: Scope, f: StatsFilter, *, axis: str = "lead_unit") -> list
     return rows
 
 
-def add_monthly(
-    scope: Scope, f: StatsFilter, rows: list[UnitRow], *, axis: str = "lead_unit"
-) -> list[date]:
-    """Fill each row's ``months`` (for sparklines) in one query; returns the months."""
-    column = "lead_unit_id" if axis == "lead_unit" else "territory_id"
+def unit_table_with_months(
+    scope: Scope, f: StatsFilter, *, axis: str = "lead_unit"
+) -> tuple[list[UnitRow], list[date]]:
+    """``unit_table`` with each row's ``months`` filled (sparklines), from one query of the
+    (unit, month) sums: the unit totals are their months added up."""
+    column = _axis_column(axis)
     data = (
         rollups(scope, f, needs=[column])
         .annotate(month=TruncMonth("day"))
@@ -374,20 +387,24 @@ def add_monthly(
         .annotate(**SUMS)
         .order_by()
     )
-    months = sorted({b.start.replace(day=1) for b in trend_months(f)})
     per: dict[tuple[Any, date], kpi.Counters] = {}
+    per_unit: dict[int | None, kpi.Counters] = defaultdict(kpi.Counters)
     for row in data:
         month = row["month"]
         if isinstance(month, datetime):
             month = month.date()
-        per[(row[column], month)] = kpi.Counters.from_mapping(row)
+        counters = kpi.Counters.from_mapping(row)
+        per[(row[column], month)] = counters
+        per_unit[row[column]].add(counters)
+    rows = unit_table(scope, f, axis=axis, per_unit=per_unit)
+    months = sorted({b.start.replace(day=1) for b in trend_months(f)})
     paths = dict(OrgUnit.objects.values_list("pk", "path"))
     position = {month: i for i, month in enumerate(months)}
     for unit_row in rows:
         unit_row.months = [kpi.Counters() for _month in months]
 
     def rows_counting(unit_id: int | None) -> list[UnitRow]:
-        """The rows whose figures include the appeals led by ``unit_id``."""
+        """The rows whose figures include the appeals of ``unit_id``."""
         if unit_id is None:
             return [r for r in rows if r.unit is None]
         path = paths.get(unit_id, "")
@@ -409,7 +426,7 @@ def add_monthly(
             targets[unit_id] = rows_counting(unit_id)
         for unit_row in targets[unit_id]:
             unit_row.months[index].add(counters)
-    return months
+    return rows, months
 
 
 def trend_months(f: StatsFilter) -> list[Bucket]:

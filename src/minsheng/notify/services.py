@@ -200,6 +200,13 @@ def unread_count(user: User, cap: int = 100) -> int:
     return Notification.objects.filter(recipient=user, read_at__isnull=True)[:cap].count()
 
 
+def mark_read_about(*, user: User, appeal_id: int) -> int:
+    """Opening an appeal reads the user's notifications about it: the bell's link leads there,
+    and a message one has acted on should not stay "new". Returns how many changed."""
+    rows = Notification.objects.filter(recipient=user, read_at__isnull=True, appeal_id=appeal_id)
+    return rows.update(read_at=clock.now())
+
+
 def mark_read(*, user: User, notification_id: int | None = None) -> int:
     """Mark one of the user's notifications read (or all of them); returns how many changed.
 

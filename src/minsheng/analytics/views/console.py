@@ -198,8 +198,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     types = selectors.by_dimension(scope, f, "appeal_type")
     categories = selectors.category_table(scope, f)
     places = selectors.unit_table(scope, f, axis="territory")
-    units = selectors.unit_table(scope, f)
-    months = selectors.add_monthly(scope, f, units)
+    units, months = selectors.unit_table_with_months(scope, f)
     open_now = selectors.open_by_status(user, f)
     overdue_count, overdue = selectors.overdue_now(user, f)
 

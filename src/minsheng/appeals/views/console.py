@@ -35,6 +35,7 @@ from django.views.decorators.http import require_GET, require_POST
 from minsheng.core import ratelimit
 from minsheng.core.errors import DomainError
 from minsheng.core.idempotency import run_once
+from minsheng.notify import services as notify_services
 from minsheng.org.choices import UNIT_ROLES, Role
 from minsheng.org.models import OrgUnit, User
 from minsheng.org.selectors import posts_of, roles_of, subtree_q, territory_units
@@ -457,6 +458,9 @@ def _render_detail(
 
 @login_required
 def detail(request: HttpRequest, appeal_id: int) -> HttpResponse:
+    # Before rendering, so the page's bell already counts them read. It touches only the
+    # user's own notifications, so an appeal they may no longer see reveals nothing.
+    notify_services.mark_read_about(user=_user(request), appeal_id=appeal_id)
     return _render_detail(request, appeal_id)
 
 
