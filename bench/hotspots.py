@@ -3,7 +3,8 @@
     .venv/bin/python bench/hotspots.py                      # ../shared/data/messages-hot-topics.csv
     .venv/bin/python bench/hotspots.py --file FILE --top 10 --threshold 0.2
 
-Runs ``minsheng.dispatch.hotspots.cluster`` (the console's algorithm) on subject + detail. The
+Runs ``minsheng.dispatch.hotspots.cluster`` (the console's algorithm) on subject + detail, with
+the subject also compared on its own (as the console does with appeals' titles). The
 place is the district or county the message names first ("A3区", "A7县"), when it names one:
 messages of two different districts join only when very similar, as two townships do in the
 console. The real messages are never copied into the repository (../shared/data/README.md): the
@@ -48,14 +49,17 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT)
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--no-places", action="store_true", help="cluster by text only")
+    parser.add_argument("--no-places", action="store_true", help="ignore the districts")
+    parser.add_argument(
+        "--no-subjects", action="store_true", help="compare whole texts only (the old algorithm)"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minsheng.settings")
     import django
 
     django.setup()
-    from minsheng.dispatch import hotspots
+    from minsheng.dispatch import hotspots, similarity
 
     rows = read(args.file)
     texts = [f"{row['subject']}。{row['detail']}" for row in rows]
@@ -65,11 +69,13 @@ def main() -> None:
     threshold = args.threshold if args.threshold is not None else hotspots.THRESHOLD
     hotspots.cluster(texts[:50], min_size=1)  # imports (scikit-learn, SciPy) outside the timing
     started = time.perf_counter()
-    clusters = hotspots.cluster(texts, places, threshold=threshold)
+    subjects = None if args.no_subjects else [row["subject"] for row in rows]
+    clusters = hotspots.cluster(texts, places, subjects=subjects, threshold=threshold)
     elapsed = time.perf_counter() - started
 
     where = "no" if places is None else "the district named in the subject"
-    print(f"messages: {len(rows)}; threshold {threshold}; places: {where}")
+    weight = 0 if subjects is None else similarity.SUBJECT_WEIGHT
+    print(f"messages: {len(rows)}; threshold {threshold}; places: {where}; subject weight {weight}")
     print(
         f"clusters of {hotspots.MIN_SIZE}+ messages: {len(clusters)}; "
         f"clustered: {sum(len(c.members) for c in clusters)}; time {elapsed:.2f} s\n"

@@ -38,6 +38,40 @@ NOISE = [
     "图书馆周末开放时间太短，希望延长。",
 ]
 
+# One dispute raised by four people in their own words: the bodies share almost nothing (cosine
+# under 0.15), the titles name the same school and the same problem.
+INTERNSHIP = [
+    (
+        "明德学院强制学生外出实习",
+        "我是一名大三学生，临近毕业，学校要求我们必须去学校指定的几个地点，不去就不发毕业证，"
+        "我们没有任何选择的权利，而且去的地方离家很远，住宿条件也很差，希望有关部门调查。",
+    ),
+    (
+        "明德学院强制学生外出打工是否合理",
+        "孩子今年在读中专，十月底突然接到通知要去外省的流水线上班，每天还要倒白夜班，"
+        "工资被层层克扣，孩子才十六岁，家长们都非常担心，请教育部门管一管。",
+    ),
+    (
+        "明德学院寒假强制学生去工厂实习",
+        "过年本该是一家人团聚的时候，很多家长一年只回来一次，可是校方却安排孩子整个寒假去"
+        "电子厂做工，每天工作十二个小时，这样做合法吗？",
+    ),
+    (
+        "举报明德学院强制学生实习",
+        "系里安排我们去的公司，工作内容和所学专业完全不对口，辅导员说不参加的话就扣学分，"
+        "影响毕业，大家敢怒不敢言，恳请领导主持公道。",
+    ),
+]
+TITLED_NOISE = [
+    ("明德路口红绿灯时间太短", "早高峰行人过马路时间不够，老人和小孩经常走到一半就变灯，很危险。"),
+    (
+        "学院路菜市场下水道堵塞",
+        "菜市场的下水道堵塞一周了，污水横流，气味难闻，商户和居民都受影响。",
+    ),
+    ("外出务工人员子女入学咨询", "我们在本地打工三年了，孩子明年上小学，需要准备哪些材料？"),
+    ("工厂夜间生产噪音扰民", "小区北边的工厂每天夜里开工到凌晨，机器声音很大，居民无法休息。"),
+]
+
 
 def client_for(user) -> Client:
     client = Client()
@@ -66,6 +100,29 @@ def test_same_text_in_two_places_joins_only_when_very_similar():
 
     assert [len(c.members) for c in apart] == [3, 3]
     assert [len(c.members) for c in together] == [6]
+
+
+def titled(pairs: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Texts as the console compares them (title。content) and the titles."""
+    return [f"{title}。{body}" for title, body in pairs], [title for title, _ in pairs]
+
+
+def test_one_dispute_told_in_different_words_joins_by_its_subjects():
+    texts, subjects = titled(TITLED_NOISE[:2] + INTERNSHIP + TITLED_NOISE[2:])
+
+    by_text = hotspots.cluster(texts)
+    by_subject_too = hotspots.cluster(texts, subjects=subjects)
+
+    assert by_text == []
+    assert [c.members for c in by_subject_too] == [[2, 3, 4, 5]]
+
+
+def test_near_copies_without_titles_still_join_by_their_text():
+    texts = NOISE[:4] + MIXER + NOISE[4:]
+
+    found = hotspots.cluster(texts, subjects=[""] * len(texts))
+
+    assert [[texts[i] for i in c.members] for c in found] == [MIXER]
 
 
 def test_too_few_texts_give_no_cluster():
@@ -99,6 +156,21 @@ def test_hotspots_count_this_period_with_the_trend(world):
     assert found[0].title in [t[:40] for t in MIXER]
     assert found[0].places == [("东村", 5)]
     assert {a.pk for a in found[1].appeals} == {a.pk for a in school}
+
+
+def test_hotspots_compare_the_appeals_titles(world):
+    made = [
+        submitted(world, title=title, content=body, territory=world.village)
+        for title, body in INTERNSHIP + TITLED_NOISE
+    ]
+    now = timezone.now()
+
+    found = hotspots.hotspots(
+        world["dispatcher"], start=now - timedelta(days=1), end=now + timedelta(minutes=1)
+    )
+
+    assert [{a.pk for a in h.appeals} for h in found] == [{a.pk for a in made[:4]}]
+    assert found[0].title in [title for title, _ in INTERNSHIP]
 
 
 def test_hotspots_are_scoped_and_filtered_by_place(world):

@@ -3,11 +3,13 @@ and place typed at intake).
 
 Candidates are the user's visible, open appeals of the same township (or street) received within
 ``MINSHENG_DUPLICATE_DAYS`` (default 30), newest first, at most ``MAX_CANDIDATES``: one bounded
-query (the ``(territory, -id)`` index and ``created_at``). Each is scored by the cosine of the
-character 2–3-gram vectors of the candidates and the text (``similarity.vectorize``, no model
-file), times 1 in the same village or community and ``NEIGHBOUR_WEIGHT`` elsewhere in the
-township; ``MIN_SCORE`` was set on the real messages (bench/RESULTS.md, "Hotspots"). Without a
-place there is no suggestion: a repeated problem is a problem of one place.
+query, served by the partial index of open appeals on ``(territory, created_at)``
+(``appeal_open_territory_created``: one short range per village of the township). Each is scored
+by the cosine of the character 2–3-gram vectors of the candidates and the text
+(``similarity.vectorize``, no model file), times 1 in the same village or community and
+``NEIGHBOUR_WEIGHT`` elsewhere in the township; ``MIN_SCORE`` was set on the real messages
+(bench/RESULTS.md, "Hotspots"). Without a place there is no suggestion: a repeated problem is a
+problem of one place.
 """
 
 from __future__ import annotations

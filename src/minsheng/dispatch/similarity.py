@@ -21,6 +21,8 @@ from .classifier import normalize
 MAX_CHARS = 200
 COMMON_SHARE = 0.05
 COMMON_MIN_DOCS = 30
+# The subject's share of the similarity in ``vectorize_with_subjects`` (the body has the rest).
+SUBJECT_WEIGHT = 0.5
 
 
 def vectorize(texts: Sequence[str]) -> Any:
@@ -49,3 +51,27 @@ def vectorize(texts: Sequence[str]) -> Any:
         counts.data[common[counts.indices]] = 0
         counts.eliminate_zeros()
     return l2_normalize(counts, copy=False)
+
+
+def vectorize_with_subjects(
+    texts: Sequence[str], subjects: Sequence[str], *, subject_weight: float = SUBJECT_WEIGHT
+) -> Any:
+    """Rows whose dot product is ``(1 - w) · cos(texts) + w · cos(subjects)``, ``w`` the weight.
+
+    Why the subject separately: citizens who write about one problem tell it in their own words
+    (the texts of one real dispute written by different people reach cosine 0.02–0.16, the
+    threshold is 0.25), but their one-line subjects name the same place or body and the same
+    problem (0.2–0.8). A row without a subject (an empty title) is its text alone.
+    """
+    import math
+
+    from scipy.sparse import hstack
+    from sklearn.preprocessing import normalize as l2_normalize
+
+    combined = hstack(
+        [
+            vectorize(texts) * math.sqrt(1 - subject_weight),
+            vectorize(subjects) * math.sqrt(subject_weight),
+        ]
+    ).tocsr()
+    return l2_normalize(combined, copy=False)
