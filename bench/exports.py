@@ -1,8 +1,9 @@
-"""Export memory: the queue's xlsx export of N appeals keeps memory flat (issue 4).
+"""Exports (issue 4): the background job's queue export at 1/8 … 1 of N appeals, and its memory.
 
-Target: peak memory of the export does not grow with the number of rows (1,000,000 appeals):
-openpyxl's write-only mode writes rows to a temporary file as they come, and the console's
-queue selector is read in keyset chunks of ``exports.CHUNK`` appeals.
+Target: a 1,000,000-row queue export in a few minutes, memory flat (the same at every size).
+The queue is read in keyset chunks of ``exports.CHUNK`` appeals as plain rows and written by
+XlsxWriter in ``constant_memory`` mode (each row spooled to disk as the next starts), so nothing
+grows with the row count.
 
 What one run does:
 
@@ -10,11 +11,16 @@ What one run does:
    holds fewer than ``--appeals`` appeals it loads the demo organisation and inserts synthetic
    appeals with ``bulk_create`` (no events: the export reads appeals only, and replaying a
    million appeals through the services would take hours). ``--fresh`` rebuilds it.
-2. Measure, in this process, for a city dispatcher: the export of the whole queue, then of
-   ``--steps`` smaller ranges (``--appeals`` × 1/8, 1/4, 1/2, 1), each into a temporary file:
-   rows, seconds, file size, peak Python allocations (``tracemalloc``) and the growth of the
-   process's maximum resident set. Flat means the peak is the same at every size.
-3. Prints a table; ``--record`` writes it to the "## Exports (issue 4)" section of
+2. Speed, in this process, for a city dispatcher: ``export_jobs.run_job`` (what ``minsheng
+   worker`` runs) on a job for the newest ``--appeals`` × 1/8, 1/4, 1/2 and all of it, writing
+   its file under a temporary data directory: rows, seconds, rows per second (and per second
+   of this process's CPU time, which a busy machine disturbs less), file size, and the growth
+   of the process's maximum resident set since before the first export (flat: the same after
+   the largest run as after the smallest).
+3. Python allocations: ``tracemalloc`` slows Python code about tenfold, so its peak is measured
+   in separate runs of ``--trace-rows`` × 1/4, 1/2 and 1 (default 40,000): a peak that does not
+   grow with the rows is flat at any size.
+4. Prints both tables; ``--record`` writes them to the "## Exports (issue 4)" section of
    ``bench/RESULTS.md``.
 
 Run with the project's virtualenv::
@@ -114,8 +120,18 @@ def _load(appeals: int) -> None:
     Appeal.objects.bulk_create(batch)
 
 
-def _measure(rows_wanted: int, total: int) -> dict[str, float]:
-    from minsheng.analytics import exports
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _export(rows_wanted: int, total: int, data_dir: Path) -> tuple[int, float, float, int]:
+    """One background export of the newest ``rows_wanted`` appeals: rows, seconds, this
+    process's CPU seconds, bytes."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from minsheng.analytics import export_jobs
+    from minsheng.analytics.models import ExportJob, ExportStatus
     from minsheng.appeals.models import Appeal
     from minsheng.appeals.selectors import QueueFilter
     from minsheng.org.models import User
@@ -125,34 +141,67 @@ def _measure(rows_wanted: int, total: int) -> dict[str, float]:
         raise SystemExit("no city dispatcher: load the demo organisation first")
     filters = QueueFilter()
     if rows_wanted < total:
-        # The newest ``rows_wanted`` appeals: a received-from date that cuts there.
+        # The newest ``rows_wanted`` appeals: a received-from time that cuts there.
         cut = Appeal.objects.order_by("-created_at").values_list("created_at", flat=True)[
             rows_wanted - 1
         ]
         filters = QueueFilter(received_from=cut)
-    tracemalloc.start()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    began = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        workbook = exports.queue_workbook(user, filters)
-        workbook.save(out)
-        size = out.tell()
-    seconds = time.perf_counter() - began
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "rows": rows_wanted,
-        "seconds": seconds,
-        "megabytes": size / 1e6,
-        "peak_python_mb": peak / 1e6,
-        "rss_growth_mb": (rss_after - rss_before) / 1024,
-    }
+    settings.DATA_DIR = data_dir
+    now = timezone.now()
+    # Created running, as ``claim_next`` leaves it: the measurement never takes a queued job.
+    job = ExportJob.objects.create(
+        owner=user,
+        filters=export_jobs.filters_to_json(filters),
+        status=ExportStatus.RUNNING,
+        created_at=now,
+        started_at=now,
+    )
+    began, cpu = time.perf_counter(), time.process_time()
+    export_jobs.run_job(job)
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    if job.status != ExportStatus.DONE:
+        raise SystemExit(f"export failed: {job.error}")
+    path = data_dir / job.file
+    size = path.stat().st_size
+    path.unlink()
+    job.delete()
+    return job.row_count or 0, seconds, cpu, size
+
+
+def _speed(parts: list[int], total: int, data_dir: Path) -> list[dict[str, float]]:
+    results = []
+    rss_before = _rss_mb()
+    for rows_wanted in parts:
+        rows, seconds, cpu, size = _export(rows_wanted, total, data_dir)
+        results.append(
+            {
+                "rows": rows,
+                "seconds": seconds,
+                "rows_per_second": rows / seconds if seconds else 0.0,
+                "rows_per_cpu_second": rows / cpu if cpu else 0.0,
+                "megabytes": size / 1e6,
+                "rss_growth_mb": _rss_mb() - rss_before,
+            }
+        )
+        print(f"  {rows:,} rows in {seconds:.1f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def _python_peaks(parts: list[int], total: int, data_dir: Path) -> list[dict[str, float]]:
+    results = []
+    for rows_wanted in parts:
+        tracemalloc.start()
+        rows, _seconds, _cpu, _size = _export(rows_wanted, total, data_dir)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        results.append({"rows": rows, "peak_python_mb": peak / 1e6})
+    return results
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--appeals", type=int, default=1_000_000)
+    parser.add_argument("--trace-rows", type=int, default=40_000)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--record", action="store_true")
@@ -160,12 +209,27 @@ def main() -> int:
     _ensure_database(args.database_url, args.fresh)
     _setup(args.database_url)
     _load(args.appeals)
-    results = [_measure(max(1, args.appeals * part // 8), args.appeals) for part in (1, 2, 4, 8)]
-    header = "| rows | seconds | file MB | peak Python MB | max RSS growth MB |"
-    lines = [header, "|---:|---:|---:|---:|---:|"] + [
-        f"| {r['rows']:,} | {r['seconds']:.1f} | {r['megabytes']:.1f} | "
-        f"{r['peak_python_mb']:.1f} | {r['rss_growth_mb']:.1f} |"
-        for r in results
+    trace_rows = min(args.trace_rows, args.appeals)
+    with tempfile.TemporaryDirectory(prefix="minsheng-bench-exports-") as tmp:
+        data_dir = Path(tmp)
+        speed = _speed(
+            [max(1, args.appeals * part // 8) for part in (1, 2, 4, 8)], args.appeals, data_dir
+        )
+        peaks = _python_peaks(
+            [max(1, trace_rows * part // 4) for part in (1, 2, 4)], args.appeals, data_dir
+        )
+    lines = [
+        "| rows | seconds | rows/s | rows per CPU second | file MB | max RSS growth MB |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {r['rows']:,} | {r['seconds']:.1f} | {r['rows_per_second']:,.0f} | "
+            f"{r['rows_per_cpu_second']:,.0f} | {r['megabytes']:.1f} | {r['rss_growth_mb']:.1f} |"
+            for r in speed
+        ),
+        "",
+        "| rows (tracemalloc on) | peak Python MB |",
+        "|---:|---:|",
+        *(f"| {r['rows']:,} | {r['peak_python_mb']:.1f} |" for r in peaks),
     ]
     print("\n".join(lines))
     if args.record:

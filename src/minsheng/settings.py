@@ -211,6 +211,11 @@ MINSHENG_ROLLUP_SECONDS = int(_env("ROLLUP_SECONDS", "120"))
 # How often ``minsheng worker`` deletes uploads no submission took (after a day) and old
 # one-time login codes (0: never).
 MINSHENG_HOUSEKEEPING_SECONDS = int(_env("HOUSEKEEPING_SECONDS", "3600"))
+# A queue export of more appeals than this is written by a worker (a download link on the
+# exports page when it is done); smaller ones download at once.
+MINSHENG_EXPORT_INLINE_ROWS = int(_env("EXPORT_INLINE_ROWS", "5000"))
+# Days a finished (or failed) background export is kept before housekeeping deletes it.
+MINSHENG_EXPORT_KEEP_DAYS = int(_env("EXPORT_KEEP_DAYS", "7"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
 

@@ -1,8 +1,10 @@
-"""Daily rollups of the KPI counters, and the refresher's bookkeeping."""
+"""Daily rollups of the KPI counters, the refresher's bookkeeping, and background exports."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from minsheng.appeals.choices import AppealType, Channel
@@ -214,3 +216,50 @@ NARROW_ROLLUPS: tuple[tuple[type[_NarrowRollup], tuple[str, ...]], ...] = (
     (DailyUnitCategoryRollup, ("lead_unit_id", "category_id")),
     (DailyUnitPlaceRollup, ("lead_unit_id", "territory_id")),
 )
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")  # waiting for a worker
+    RUNNING = "running", _("Running")  # a worker is writing the file
+    DONE = "done", _("Ready")  # the file is there to download
+    FAILED = "failed", _("Export failed")  # no file; ``error`` says why
+
+
+class ExportJob(models.Model):
+    """导出任务: a queue export too large for a request, written by a worker for its owner.
+
+    ``filters`` is the queue filter (``appeals.selectors.QueueFilter``) the owner asked for,
+    resolved when the job was created; the worker applies it with the owner's scope and masking
+    as they are when it runs. ``file`` is relative to the data directory and set only once the
+    finished file has its final name, so a half-written file is never served.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="export_jobs",
+        verbose_name=_("owner"),
+    )
+    filters = models.JSONField(_("queue filter"), default=dict)
+    query = models.CharField(_("query string"), max_length=2000, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    row_count = models.PositiveIntegerField(_("rows"), null=True, blank=True)
+    file = models.CharField(_("file"), max_length=200, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export job")
+        verbose_name_plural = _("export jobs")
+        indexes = [
+            models.Index(fields=["owner", "-id"], name="export_owner_id"),
+            # Workers look for the oldest queued job: a small partial index.
+            models.Index(fields=["id"], condition=Q(status="queued"), name="export_queued"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.status})"

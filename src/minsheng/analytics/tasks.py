@@ -6,6 +6,7 @@ from typing import Any
 
 from django_tasks import task
 
+from . import export_jobs
 from .rollups import refresh_rollups
 
 
@@ -20,3 +21,15 @@ def refresh_rollups_task(full: bool = False) -> dict[str, Any]:
         "gaps": result.gaps,
         "full": result.full,
     }
+
+
+@task()
+def run_export_jobs_task() -> dict[str, int]:
+    """Write the queued background exports, one at a time, until none is left."""
+    return {"ran": export_jobs.run_pending()}
+
+
+@task()
+def expire_exports_task() -> dict[str, int]:
+    """Delete background exports older than ``MINSHENG_EXPORT_KEEP_DAYS``."""
+    return export_jobs.expire()

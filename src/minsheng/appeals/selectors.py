@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -118,10 +120,9 @@ class Page:
     next_cursor: str | None
 
 
-def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit: int = 50) -> Page:
-    """In ``filters.sort`` order (newest first by default), keyset-paged: stable under inserts,
-    no OFFSET scans."""
-    sort = filters.sort if filters.sort in SORTS else "newest"
+def queue_queryset(user: User, filters: QueueFilter) -> QuerySet[Appeal]:
+    """The queue's appeals (the user's scope and the filters), unordered: the console's pages
+    and the xlsx export read the same set."""
     qs = appeals_for(user)
     attention = attention_filters(timezone.now())
     for name in ("due_24h", "overdue", "unrated"):
@@ -160,6 +161,18 @@ def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit:
         qs = qs.filter(created_at__lt=filters.received_to)
     if filters.text:
         qs = qs.filter(_text_match(filters.text.strip()))
+    return qs
+
+
+def _sort(filters: QueueFilter) -> str:
+    return filters.sort if filters.sort in SORTS else "newest"
+
+
+def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit: int = 50) -> Page:
+    """In ``filters.sort`` order (newest first by default), keyset-paged: stable under inserts,
+    no OFFSET scans."""
+    sort = _sort(filters)
+    qs = queue_queryset(user, filters)
     if cursor:
         qs = qs.filter(_after(sort, *_cursor_decode(cursor, sort=sort)))
     rows = list(
@@ -170,6 +183,27 @@ def queue(user: User, filters: QueueFilter, *, cursor: str | None = None, limit:
         last = rows[limit - 1]
         next_cursor = _cursor_encode(last.pk, last.due_at, sort=sort)
     return Page(items=rows[:limit], next_cursor=next_cursor)
+
+
+def queue_values(
+    user: User, filters: QueueFilter, fields: Sequence[str], *, chunk: int = 2000
+) -> Iterator[tuple[Any, ...]]:
+    """The whole queue in its order as tuples of ``fields``, ``chunk`` rows per query.
+
+    For exports of any size: the same set and order as ``queue``, keyset-paged, without model
+    instances (building four per row was half the time of a large export).
+    """
+    sort = _sort(filters)
+    ordered = queue_queryset(user, filters).order_by(*_ORDER[sort])
+    after: Q | None = None
+    while True:
+        qs = ordered.filter(after) if after is not None else ordered
+        rows = list(qs.values_list("pk", "due_at", *fields)[:chunk])
+        for row in rows:
+            yield row[2:]
+        if len(rows) < chunk:
+            return
+        after = _after(sort, rows[-1][0], rows[-1][1])
 
 
 _TRACKING_CODE = re.compile(f"[{services.TRACKING_ALPHABET}]{{{services.TRACKING_LENGTH}}}")

@@ -123,7 +123,7 @@ def hotspots_export(request: HttpRequest) -> HttpResponse:
     """The hotspots of the page's filter as an xlsx workbook."""
     from io import BytesIO
 
-    from openpyxl import Workbook
+    from minsheng.analytics import exports
 
     user, form = _hotspot_request(request)
     if not form.is_bound:
@@ -134,35 +134,30 @@ def hotspots_export(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    book = Workbook()
-    sheet = book.active
-    sheet.title = str(_("Hotspots"))[:31]
-    sheet.append(
+    columns = [
+        exports.Column(str(_("Hotspot"))),
+        exports.Column(str(_("Number of appeals")), exports.INTEGER),
+        exports.Column(str(_("Previous period")), exports.INTEGER),
+        exports.Column(str(_("Change")), exports.INTEGER),
+        exports.Column(str(_("Places"))),
+        exports.Column(str(_("Tracking codes"))),
+    ]
+    rows = (
         [
-            str(_("Hotspot")),
-            str(_("Number of appeals")),
-            str(_("Previous period")),
-            str(_("Change")),
-            str(_("Places")),
-            str(_("Tracking codes")),
+            found.title,
+            found.count,
+            found.previous,
+            found.trend,
+            "、".join(f"{name} {count}" for name, count in found.places),
+            " ".join(a.tracking_code for a in found.appeals),
         ]
+        for found in _found(user, form)
     )
-    for found in _found(user, form):
-        sheet.append(
-            [
-                found.title,
-                found.count,
-                found.previous,
-                found.trend,
-                "、".join(f"{name} {count}" for name, count in found.places),
-                " ".join(a.tracking_code for a in found.appeals),
-            ]
-        )
     buffer = BytesIO()
-    book.save(buffer)
+    exports.write_xlsx(buffer, str(_("Hotspots")), columns, rows)
     response = HttpResponse(
         buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        content_type=exports.XLSX,
     )
     response["Content-Disposition"] = 'attachment; filename="hotspots.xlsx"'
     response["Cache-Control"] = "private, no-store"

@@ -13,12 +13,14 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from minsheng.appeals.choices import AppealType, Channel, Status
 from minsheng.appeals.models import Category
@@ -26,9 +28,10 @@ from minsheng.appeals.views.console import queue_filter, queue_filter_form
 from minsheng.core.errors import DomainError
 from minsheng.org.models import User
 
-from .. import exports, kpi, selectors
+from .. import export_jobs, exports, kpi, selectors
 from ..errors import AnalyticsError
 from ..forms import GRAINS, StatsFilterForm
+from ..models import ExportStatus
 from ..report import build_report
 from ..selectors import Scope, StatsFilter
 
@@ -534,10 +537,8 @@ EXPORT_TITLES = {
 }
 
 
-def _xlsx(workbook: Any, name: str) -> FileResponse:
-    return FileResponse(
-        exports.save(workbook), as_attachment=True, filename=name, content_type=exports.XLSX
-    )
+def _xlsx(file: Any, name: str) -> FileResponse:
+    return FileResponse(file, as_attachment=True, filename=name, content_type=exports.XLSX)
 
 
 @stats_view
@@ -580,8 +581,9 @@ def export_table(request: HttpRequest, table: str) -> HttpResponse:
             ([r.unit.name if r.unit else "中心直接办理"], r.counters)
             for r in selectors.unit_table(scope, f)
         ]
-    workbook = exports.table_workbook(title, headers, rows)
-    return _xlsx(workbook, f"{table}-{f.date_from}-{f.date_to}.xlsx")
+    return _xlsx(
+        exports.table_file(title, headers, rows), f"{table}-{f.date_from}-{f.date_to}.xlsx"
+    )
 
 
 def _zh(label: Any) -> str:
@@ -591,10 +593,32 @@ def _zh(label: Any) -> str:
         return str(label)
 
 
-@stats_view
+def _queue_query(request: HttpRequest) -> str:
+    """The queue's own query string (without its page cursor): the job's link back to it."""
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    return params.urlencode()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def export_queue(request: HttpRequest) -> HttpResponse:
-    """The console queue with the same filters (``/console/appeals/?…``) as .xlsx, streamed."""
+    """The console queue with the same filters (``/console/appeals/?…``) as .xlsx.
+
+    GET: a small queue downloads at once; a larger one gets a page that offers a background
+    job. POST (that page's form, same query string): creates the job (a state change, so never
+    on a GET) and sends the user to their exports, where the file appears when it is written.
+    """
+    try:
+        return _export_queue(request)
+    except DomainError as error:
+        return _error(request, error)
+
+
+def _export_queue(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+    if not export_jobs.may_export(user):
+        raise DomainError(AnalyticsError.NO_ACCESS)
     form = queue_filter_form(request)
     data: dict[str, Any] = {}
     if form.is_bound:
@@ -604,7 +628,58 @@ def export_queue(request: HttpRequest) -> HttpResponse:
     if data.get("received_from") and data.get("received_to"):
         selectors.check_period(data["received_from"], data["received_to"])
     filters = queue_filter(form, request)
-    return _xlsx(exports.queue_workbook(user, filters), "appeals.xlsx")
+    query = _queue_query(request)
+    if request.method == "POST":
+        job = export_jobs.create_job(owner=user, filters=filters, query=query)
+        return redirect(f"{reverse('analytics:exports')}?job={job.pk}")
+    if not export_jobs.fits_inline(user, filters):
+        return render(
+            request,
+            "analytics/console/export_confirm.html",
+            {
+                "limit": settings.MINSHENG_EXPORT_INLINE_ROWS,
+                "queue_url": f"{reverse(QUEUE)}?{query}" if query else reverse(QUEUE),
+            },
+        )
+    result = export_jobs.export_inline(owner=user, filters=filters, query=query)
+    return FileResponse(
+        result.file, as_attachment=True, filename="appeals.xlsx", content_type=exports.XLSX
+    )
+
+
+@stats_view
+def export_list(request: HttpRequest) -> HttpResponse:
+    """The user's background exports: status, size, and a download link when done."""
+    jobs = export_jobs.jobs_of(_user(request))
+    pending = any(j.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for j in jobs)
+    return render(
+        request,
+        "analytics/console/exports.html",
+        {
+            "jobs": [
+                {
+                    "job": j,
+                    "queue_url": f"{reverse(QUEUE)}?{j.query}" if j.query else reverse(QUEUE),
+                    "error": _(j.error) if j.error else "",
+                    "new": str(j.pk) == request.GET.get("job"),
+                }
+                for j in jobs
+            ],
+            "pending": pending,
+            "keep_days": settings.MINSHENG_EXPORT_KEEP_DAYS,
+        },
+    )
+
+
+@stats_view
+def export_download(request: HttpRequest, job_id: int) -> HttpResponse:
+    """A finished background export, for its owner only (anyone else: 404), audited."""
+    found = export_jobs.open_download(job_id=job_id, actor=_user(request))
+    if found is None:
+        raise Http404
+    job, handle = found
+    name = f"appeals-{timezone.localtime(job.created_at):%Y%m%d-%H%M}.xlsx"
+    return FileResponse(handle, as_attachment=True, filename=name, content_type=exports.XLSX)
 
 
 @stats_view
@@ -618,7 +693,7 @@ def report_docx(request: HttpRequest) -> HttpResponse:
         quarter = int(request.GET["quarter"]) if request.GET.get("quarter") else None
     except ValueError as exc:
         raise DomainError(AnalyticsError.BAD_PERIOD) from exc
-    out = exports.tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
+    out = exports.spooled()
     build_report(year, quarter, output=out)
     out.seek(0)
     name = f"report-{year}" + (f"-Q{quarter}" if quarter else "") + ".docx"

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from minsheng.analytics.export_jobs import may_export
 from minsheng.core import ratelimit
 from minsheng.core.errors import DomainError
 from minsheng.core.idempotency import run_once
@@ -293,6 +294,13 @@ def queue(request: HttpRequest) -> HttpResponse:
     first_params = request.GET.copy()
     first_params.pop("cursor", None)
     may_dispatch = bool(roles_of(user) & DISPATCH_ROLES)
+    # The export reads the same parameters (not the cursor: it holds every page); a filter with
+    # an error would be refused there, so the link waits until the form is corrected.
+    export_url = None
+    if may_export(user) and not form.errors:
+        export_url = reverse("analytics:export_queue")
+        if first_params:
+            export_url += f"?{first_params.urlencode()}"
     return _page(
         request,
         "appeals/console/queue.html",
@@ -306,6 +314,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "may_dispatch": may_dispatch,
             "bulk_form": BulkDispatchForm(units=units, auto_id="bulk_%s") if may_dispatch else None,
             "here": request.get_full_path(),
+            "export_url": export_url,
         },
     )
 
