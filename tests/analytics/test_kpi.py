@@ -128,3 +128,18 @@ def test_unit_and_handler_figures(world):
     for row in rows:
         assert [m.received for m in row.months] == [0, row.counters.received]
         assert kpi.Counters.total(row.months) == row.counters
+
+
+@pytest.mark.django_db
+def test_breakdowns_from_one_query_equal_one_query_each(world):
+    build_march(world)
+    refresh_rollups()
+    march = selectors.StatsFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    for scope in (selectors.Scope(everything=True), selectors.require_scope(world["town_leader"])):
+        both = selectors.by_dimensions(scope, march, ("channel", "appeal_type"))
+        assert both["channel"] == selectors.by_dimension(scope, march, "channel")
+        assert both["appeal_type"] == selectors.by_dimension(scope, march, "appeal_type")
+        assert sum(c.received for c in both["channel"].values()) > 0
+        # and the trend's buckets add up to the period's totals (the dashboard's headline)
+        buckets = selectors.trend(scope, march, "week")
+        assert kpi.Counters.total(b.counters for b in buckets) == selectors.totals(scope, march)

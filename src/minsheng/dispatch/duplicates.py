@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from minsheng.appeals.choices import OPEN_STATUSES
-from minsheng.appeals.models import Appeal
+from minsheng.appeals.models import OPEN, Appeal
 from minsheng.appeals.selectors import appeals_for
 from minsheng.core import clock
 from minsheng.org.choices import UnitKind
@@ -81,8 +80,8 @@ def related(
     candidates = (
         appeals_for(user)
         .filter(
+            OPEN,  # the partial index's own condition (models.OPEN)
             territory__in=OrgUnit.objects.filter(path__startswith=area.path).values("pk"),
-            status__in=OPEN_STATUSES,
             created_at__gte=now - timedelta(days=window_days()),
             created_at__lte=now,
         )

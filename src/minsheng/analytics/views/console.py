@@ -195,10 +195,10 @@ def _grain(request: HttpRequest, f: StatsFilter) -> str:
 def dashboard(request: HttpRequest) -> HttpResponse:
     user, scope, f, form = _filter(request)
     grain = _grain(request, f)
-    totals = selectors.totals(scope, f)
     trend = selectors.trend(scope, f, grain)
-    channels = selectors.by_dimension(scope, f, "channel")
-    types = selectors.by_dimension(scope, f, "appeal_type")
+    totals = kpi.Counters.total(b.counters for b in trend)  # the buckets cover the period
+    kinds = selectors.by_dimensions(scope, f, ("channel", "appeal_type"))
+    channels, types = kinds["channel"], kinds["appeal_type"]
     categories = selectors.category_table(scope, f)
     places = selectors.unit_table(scope, f, axis="territory")
     units, months = selectors.unit_table_with_months(scope, f)
@@ -426,8 +426,8 @@ def _summary(totals: kpi.Counters, f: StatsFilter, overdue_count: int) -> list[d
 def leader(request: HttpRequest) -> HttpResponse:
     """One screen for a leader: the headline figures, the months, the best and the worst."""
     user, scope, f, form = _filter(request)
-    totals = selectors.totals(scope, f)
     months = selectors.trend(scope, f, "month")
+    totals = kpi.Counters.total(b.counters for b in months)  # the buckets cover the period
     overdue_count = selectors.overdue_now(user, f, limit=0)[0]
     red, black, ranking = selectors.red_black_lists(scope, f, size=5)
     return render(
