@@ -126,8 +126,7 @@ def test_unit_and_handler_figures(world):
     plain = selectors.unit_table(scope, february_march)
     assert [(r.unit, r.counters) for r in rows] == [(r.unit, r.counters) for r in plain]
     for row in rows:
-        assert [m.received for m in row.months] == [0, row.counters.received]
-        assert kpi.Counters.total(row.months) == row.counters
+        assert row.received_by_month == [0, row.counters.received]
 
 
 @pytest.mark.django_db
@@ -143,3 +142,23 @@ def test_breakdowns_from_one_query_equal_one_query_each(world):
         # and the trend's buckets add up to the period's totals (the dashboard's headline)
         buckets = selectors.trend(scope, march, "week")
         assert kpi.Counters.total(b.counters for b in buckets) == selectors.totals(scope, march)
+
+
+@pytest.mark.django_db
+def test_overdue_now_counts_running_appeals_past_their_deadline_only(world):
+    from django.utils import timezone
+
+    from minsheng.appeals import selectors as appeal_selectors
+    from minsheng.appeals import services
+
+    built = build_march(world).appeals
+    # c and d are in progress past their March deadlines; suspend c: its clock stops
+    services.suspend_appeal(appeal=built["c"], actor=world["town_handler"], reason="等待鉴定")
+    march = selectors.StatsFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+    for user in (world["center_admin"], world["town_leader"]):
+        count, most = selectors.overdue_now(user, march)
+        expected = appeal_selectors.appeals_for(user).filter(
+            appeal_selectors.attention_filters(timezone.now())["overdue"]
+        )
+        assert count == expected.count() == 1
+        assert [a.pk for a in most] == [built["d"].pk]

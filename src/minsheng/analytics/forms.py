@@ -12,6 +12,7 @@ from minsheng.appeals.choices import AppealType, Channel
 from minsheng.appeals.forms.console import flat_category_choices, unit_choices
 from minsheng.appeals.models import Category
 from minsheng.org.models import OrgUnit
+from minsheng.ui.widgets import ListSelect
 
 GRAINS = [("day", _("By day")), ("week", _("By week")), ("month", _("By month"))]
 
@@ -27,9 +28,9 @@ class StatsFilterForm(forms.Form):
     to = forms.DateField(
         label=_("Received to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    unit = forms.ChoiceField(label=_("Lead unit"), required=False)
-    place = forms.ChoiceField(label=_("Place"), required=False)
-    category = forms.ChoiceField(label=_("Category"), required=False)
+    unit = forms.ChoiceField(label=_("Lead unit"), required=False, widget=ListSelect)
+    place = forms.ChoiceField(label=_("Place"), required=False, widget=ListSelect)
+    category = forms.ChoiceField(label=_("Category"), required=False, widget=ListSelect)
     channel = forms.ChoiceField(label=_("Channel"), required=False)
     type = forms.ChoiceField(label=_("Type"), required=False)
     grain = forms.ChoiceField(label=_("Trend"), required=False, choices=GRAINS)

@@ -265,8 +265,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 r.counters,
                 StatsFilter(**{**f.__dict__, "unit": r.unit}) if r.unit else f,
             ),
-            "spark": sparkline([m.received for m in r.months]),
-            "spark_label": ", ".join(str(m.received) for m in r.months),
+            "spark": sparkline(r.received_by_month),
+            "spark_label": ", ".join(str(n) for n in r.received_by_month),
             "drill": stats_link(request, unit=r.unit.pk) if r.unit and not r.own_only else None,
         }
         for r in units
