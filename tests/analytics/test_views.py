@@ -170,7 +170,7 @@ def test_dashboard_query_count_is_pinned(client, world, march):
         q["sql"] for q in queries if "notify_" not in q["sql"] and "supervision_" not in q["sql"]
     ]
     assert response.status_code == 200
-    assert len(ours) == 22, "\n".join(sql[:120] for sql in ours)
+    assert len(ours) == 24, "\n".join(sql[:120] for sql in ours)
 
 
 def test_dashboard_query_count_does_not_grow_with_appeals(client, world, march):

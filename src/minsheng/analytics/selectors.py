@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import CharField, Count, Exists, F, Func, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Func, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
@@ -515,23 +515,24 @@ def open_by_status(user: User, f: StatsFilter) -> dict[str, int]:
 
 
 def overdue_now(user: User, f: StatsFilter, *, limit: int = 20) -> tuple[int, list[Appeal]]:
-    """Overdue now (running, past the completion deadline): the count and the most overdue."""
-    now = timezone.now()
-    qs = _appeals(user, f)
-    if connection.vendor == "sqlite":
-        # SQLite's planner takes the status index for "status IN (running)" and then reads
-        # every running appeal's row for its deadline (~100 ms at a million appeals). "+status"
-        # keeps that term off any index; with the open appeals' own condition (OPEN) it reads
-        # the open appeals' index by deadline instead (a few ms). Same rows: running ⊂ open.
-        plain = Func(F("status"), template="+%(expressions)s", output_field=CharField())
-        qs = qs.alias(plain_status=plain).filter(
-            OPEN, plain_status__in=appeal_selectors.RUNNING, due_at__lt=now
+    """Overdue now (running, past the completion deadline): the count and the most overdue.
+
+    Both read the (status, deadline) index: the count one range per running status, the list
+    the first ``limit`` of each status's range, merged here (one ORDER BY deadline across the
+    statuses would read and sort every overdue appeal)."""
+    qs = _appeals(user, f).filter(appeal_selectors.attention_filters(timezone.now())["overdue"])
+    count = qs.count()
+    if not limit or not count:
+        return count, []
+    most: list[Appeal] = []
+    for status in appeal_selectors.RUNNING:
+        most += (
+            qs.filter(status=status)
+            .select_related("lead_unit", "category", "territory")
+            .order_by("due_at", "pk")[:limit]
         )
-    else:
-        qs = qs.filter(appeal_selectors.attention_filters(now)["overdue"])
-    return qs.count(), list(
-        qs.select_related("lead_unit", "category", "territory").order_by("due_at", "pk")[:limit]
-    )
+    most.sort(key=lambda a: (a.due_at, a.pk))
+    return count, most[:limit]
 
 
 # ---------------------------------------------------------------- performance (考核)

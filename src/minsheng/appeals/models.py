@@ -22,9 +22,9 @@ from .choices import (
     Urgency,
 )
 
-# The open appeals, as the partial indexes below state it. A query that wants SQLite to use one
-# of them filters with this very term: SQLite takes a partial index only when the query's WHERE
-# repeats the index's condition (the same IN list, in the same order).
+# The open appeals: the condition of the partial index below and of the queries it serves.
+# PostgreSQL matches it against a query's bound parameters; SQLite cannot (it needs the literal
+# values in the statement), so there the queries fall back on the plain indexes.
 OPEN = models.Q(status__in=sorted(OPEN_STATUSES))
 
 
@@ -216,14 +216,15 @@ class Appeal(models.Model):
                 condition=OPEN,
                 name="appeal_open_territory_created",
             ),
-            # The dashboards' snapshots (open now by status, overdue now, the most overdue)
-            # within a user's visibility: every column the counts read is in this small index of
-            # the open appeals (index-only scans instead of a visit to each open appeal's page of
-            # a big table), and it lists them by deadline without the closed ones' entries.
+            # The dashboards' snapshots (open now by status, overdue now) within a user's
+            # visibility: the counts read only this index (PostgreSQL: index-only scans; SQLite:
+            # a covering index, the id being its rowid), one range per status and deadline,
+            # instead of visiting each open appeal's row of a big table. Not partial: SQLite
+            # cannot match a partial index's IN list against the bound parameters Django sends.
             models.Index(
-                fields=["due_at", "status", "lead_unit", "intake_by", "id"],
-                condition=OPEN,
-                name="appeal_open_snapshot",
+                fields=["status", "due_at", "lead_unit", "intake_by"],
+                include=["id"],
+                name="appeal_status_due",
             ),
         ]
 
