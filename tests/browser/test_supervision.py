@@ -112,6 +112,12 @@ def test_yellow_and_red_warnings_are_shown_in_words_on_the_queue_and_detail(live
     # … which neither the yellow nor the fresh appeal's row carries
     for calm in (yellow, fresh):
         expect(search_queue(page, calm.tracking_code).locator(".badge.overdue")).to_have_count(0)
+    # … the yellow one's deadline says "Yellow warning" instead, and the fresh one's nothing
+    expect(search_queue(page, yellow.tracking_code).locator(".badge.warning")).to_have_text(
+        "Yellow warning"
+    )
+    expect(search_queue(page, fresh.tracking_code).locator(".badge.warning")).to_have_count(0)
+    expect(search_queue(page, red.tracking_code).locator(".badge.warning")).to_have_count(0)
 
     # When they open the appeal with 4 hours left
     open_detail(page, base, yellow)

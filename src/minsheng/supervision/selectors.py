@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -16,6 +17,7 @@ from minsheng.org.choices import Role
 from minsheng.org.models import User
 from minsheng.org.selectors import paths_for, subtree_q
 
+from .choices import Level
 from .forms import OrderForm, RemindForm
 from .models import DeadlineWarning, Escalation, SupervisionOrder
 from .permissions import may_answer
@@ -76,6 +78,15 @@ def detail_panel(
         if may_supervise(user, appeal)
         else None,
     }
+
+
+def yellow_warned(appeal_ids: Iterable[int]) -> set[int]:
+    """Those of the appeals with a yellow warning not yet cleared (the queue's marker)."""
+    return set(
+        DeadlineWarning.objects.filter(
+            appeal_id__in=list(appeal_ids), level=Level.YELLOW, cleared_at__isnull=True
+        ).values_list("appeal_id", flat=True)
+    )
 
 
 def sees_supervision(user: User) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import reduce
@@ -249,12 +249,15 @@ def _categories() -> list[Category]:
     return list(Category.objects.filter(is_active=True).order_by("code"))
 
 
-def _row(appeal: Appeal, now: datetime) -> dict[str, Any]:
+def _row(appeal: Appeal, now: datetime, yellow: Collection[int] = ()) -> dict[str, Any]:
     item = presenters.list_item(appeal)  # masks the name and phone
+    overdue = appeal.status in RUNNING and appeal.due_at is not None and appeal.due_at < now
     item.update(
         status_label=appeal.get_status_display(),
         type_label=appeal.get_appeal_type_display(),
-        overdue=appeal.status in RUNNING and appeal.due_at is not None and appeal.due_at < now,
+        overdue=overdue,
+        # 黄牌: most of a time limit used (the supervision sweep's warning), not yet overdue
+        warning=not overdue and appeal.pk in yellow,
         dispatchable=appeal.status == Status.RECEIVED,
     )
     return item
@@ -285,7 +288,10 @@ def queue(request: HttpRequest) -> HttpResponse:
         page = selectors.queue(user, filters, cursor=cursor, limit=PAGE_SIZE)
     except DomainError:  # a mangled cursor: start from the top
         page = selectors.queue(user, filters, limit=PAGE_SIZE)
+    from minsheng.supervision.selectors import yellow_warned
+
     now = timezone.now()
+    yellow = yellow_warned(a.pk for a in page.items)
     next_url = None
     if page.next_cursor:
         params = request.GET.copy()
@@ -306,7 +312,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "appeals/console/queue.html",
         {
             "form": form,
-            "rows": [_row(a, now) for a in page.items],
+            "rows": [_row(a, now, yellow) for a in page.items],
             "next_url": next_url,
             "first_url": f"{request.path}?{first_params.urlencode()}" if cursor else None,
             "shortcuts": filters,  # due_24h / overdue / unrated flags
