@@ -338,3 +338,24 @@ def test_the_real_demo_fills_the_dashboards_rollups(data_dir, capsys):
     counted = Appeal.objects.exclude(status__in=["invalid", "merged"]).count()
     assert rolled == counted
     assert "days rolled up" in capsys.readouterr().err
+
+
+def test_worker_refuses_to_start_with_a_bad_supervision_setting(settings, capsys, monkeypatch):
+    from minsheng.core import periodic
+
+    settings.MINSHENG_WARNING_SHARE = 1.5
+    real_call, started = cli._call, []
+
+    def call(name, *args, **kwargs):
+        if name != "check":
+            started.append(name)
+        return real_call(name, *args, **kwargs) if name == "check" else None
+
+    monkeypatch.setattr(cli, "_call", call)
+    monkeypatch.setattr(cli, "_run_worker_pool", lambda *a: started.append("pool"))
+    monkeypatch.setattr(periodic, "start", lambda: started.append("periodic"))
+
+    assert cli.main(["worker"]) == 2
+
+    assert "MINSHENG_WARNING_SHARE" in capsys.readouterr().err
+    assert started == []  # no scheduler, no worker

@@ -483,6 +483,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes < 1:
         raise SystemExit("--processes must be at least 1")
+    run_system_checks()  # a bad setting stops here, not in every task later
     if args.processes == 1:
         # Periodic jobs (the deadline sweep, the rollups) with no beat server: each worker's
         # scheduler thread competes for a lease per job, the winner enqueues (core/periodic).

@@ -11,6 +11,7 @@ class SupervisionConfig(AppConfig):
 
         from minsheng.core import periodic
 
+        from . import checks  # noqa: F401 - registers the settings checks
         from .tasks import sweep_deadlines
 
         # The deadline sweep every MINSHENG_SWEEP_SECONDS on some worker (0: never).
