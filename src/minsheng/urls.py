@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from minsheng.api import api
+from minsheng.core import health
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
