@@ -59,14 +59,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 
 @pytest.fixture
 def pages(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """``pages(viewport=…, locale=…, **context options)`` opens a fresh browser context."""
+    """``pages(viewport=…, locale=…, **context options)`` opens a fresh browser context.
+
+    The site's Content-Security-Policy forbids inline scripts, which is how axe is injected
+    into a page, so contexts bypass it unless a test asks for it (``bypass_csp=False``, as
+    test_csp.py does to prove the pages run under it)."""
     opened: list[Page] = []
 
     def open_page(
-        viewport: dict[str, int] | None = None, locale: str = "zh-CN", **options: Any
+        viewport: dict[str, int] | None = None,
+        locale: str = "zh-CN",
+        bypass_csp: bool = True,
+        **options: Any,
     ) -> Page:
         context = browser.new_context(
-            viewport=viewport or {"width": 1280, "height": 900}, locale=locale, **options
+            viewport=viewport or {"width": 1280, "height": 900},
+            locale=locale,
+            bypass_csp=bypass_csp,
+            **options,
         )
         # A trace films every step (a screenshot per action, with the DOM and network); it is
         # written out only when the test fails. Open it with `.venv/bin/playwright show-trace`.

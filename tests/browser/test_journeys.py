@@ -44,11 +44,11 @@ def _fresh_rate_limits() -> None:
     cache.clear()
 
 
-def staff_login(pages: Any, base: str, user: User) -> Page:
+def staff_login(pages: Any, base: str, user: User, **options: Any) -> Page:
     """A desktop browser of its own, logged in through the real login form."""
     user.set_password(PASSWORD)
     user.save()
-    page = pages(locale=EN)
+    page = pages(locale=EN, **options)
     page.goto(base + "/console/login/")
     page.locator("input[name=username]").fill(user.username)
     page.locator("input[name=password]").fill(PASSWORD)
