@@ -4,17 +4,16 @@ only its owner downloads it (audited), housekeeping deletes it, and bad input ma
 from __future__ import annotations
 
 import io
-import threading
 from datetime import datetime, timedelta
 from html import escape
 from urllib.parse import urlencode
 
 import pytest
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 from tests.analytics.factories import build_march
+from tests.concurrency import race
 
 from minsheng.analytics import export_jobs, exports
 from minsheng.analytics.apps import EXPORT_POLL_SECONDS
@@ -338,25 +337,15 @@ def test_two_workers_claiming_at_once_never_run_a_job_twice(world, small_thresho
         ExportJob.objects.create(owner=world["center_admin"], created_at=timezone.now())
         for _ in range(6)
     ]
-    barrier = threading.Barrier(2)
-    claimed: list[list[int] | Exception] = [[], []]
 
-    def work(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            while (job := export_jobs.claim_next()) is not None:
-                claimed[index].append(job.pk)  # type: ignore[union-attr]
-                export_jobs.run_job(job)
-        except Exception as exc:  # reported by the assertion below
-            claimed[index] = exc
-        finally:
-            connections.close_all()
+    def claim_all() -> list[int]:
+        mine = []
+        while (job := export_jobs.claim_next()) is not None:
+            mine.append(job.pk)
+            export_jobs.run_job(job)
+        return mine
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    claimed = race(claim_all, claim_all)
     assert all(isinstance(c, list) for c in claimed), claimed
     first, second = claimed
     assert not set(first) & set(second)

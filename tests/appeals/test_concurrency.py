@@ -6,41 +6,18 @@ transaction mode serialises writers. Either way the loser sees the new state and
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from minsheng.appeals import services
 from minsheng.appeals.models import Appeal, AppealEvent
 from minsheng.core.audit import verify_chain
 from minsheng.core.errors import DomainError
 from tests.appeals.factories import dispatched
+from tests.concurrency import race
 from tests.conftest import fresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(*calls) -> list[object]:
-    """Start every call at once on its own thread and connection; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results: list[object] = [None] * len(calls)
-
-    def run(index: int, call) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except DomainError as exc:
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 @pytest.mark.parametrize("rounds", [5])

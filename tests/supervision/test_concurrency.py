@@ -7,39 +7,22 @@ rest. The same test runs on both.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 
 from minsheng.core.audit import verify_chain
 from minsheng.notify.models import Notification
 from minsheng.supervision import services as supervision
 from minsheng.supervision.models import DeadlineWarning, Escalation, SupervisionOrder
+from tests.concurrency import race
 from tests.supervision.helpers import DUE, YELLOW, accepted_at, actions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def sweep_twice_at_once(now) -> list[object]:
-    barrier = threading.Barrier(2)
-    results: list[object] = [None, None]
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[index] = supervision.sweep(now=now)
-        except Exception as exc:  # reported by the assertion below
-            results[index] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results = race(lambda: supervision.sweep(now=now), lambda: supervision.sweep(now=now))
     assert all(isinstance(r, supervision.SweepReport) for r in results), results
     return results
 

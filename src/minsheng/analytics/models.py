@@ -104,12 +104,19 @@ class _NarrowRollup(RollupCounters):
         return f"{self._meta.model_name} {self.day}"
 
 
-class DailyUnitRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
-    """日汇总 by lead unit only."""
+class _ByLeadUnit(_NarrowRollup):
+    """A narrow table keyed by lead unit (and maybe one more dimension): a unit's scope."""
 
     lead_unit = models.ForeignKey(
         OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+
+    class Meta:
+        abstract = True
+
+
+class DailyUnitRollup(_ByLeadUnit):  # noqa: DJ008 — __str__ from _NarrowRollup
+    """日汇总 by lead unit only."""
 
     class Meta:
         indexes = [
@@ -154,12 +161,9 @@ class DailyKindRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRol
 # set of lead units), read through the (lead unit, day) index instead of the city's wide rows.
 
 
-class DailyUnitKindRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
+class DailyUnitKindRollup(_ByLeadUnit):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by lead unit, channel and type."""
 
-    lead_unit = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     appeal_type = models.CharField(max_length=16, choices=AppealType.choices)
 
@@ -170,12 +174,9 @@ class DailyUnitKindRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _Narro
         ]
 
 
-class DailyUnitCategoryRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
+class DailyUnitCategoryRollup(_ByLeadUnit):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by lead unit and category."""
 
-    lead_unit = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
     category = models.ForeignKey(
         Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -187,12 +188,9 @@ class DailyUnitCategoryRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _N
         ]
 
 
-class DailyUnitPlaceRollup(_NarrowRollup):  # noqa: DJ008 — __str__ from _NarrowRollup
+class DailyUnitPlaceRollup(_ByLeadUnit):  # noqa: DJ008 — __str__ from _NarrowRollup
     """日汇总 by lead unit and place (also a township centre's scope: lead unit or place)."""
 
-    lead_unit = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
     territory = models.ForeignKey(
         OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
