@@ -26,6 +26,7 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", _("Supervisor")  # 督办员：extensions, review, supervision
     CENTER_ADMIN = "center_admin", _("Center administrator")  # 中心管理员：everything central
     AUDITOR = "auditor", _("Auditor")  # 审计员：read-only, audit log
+    SECURITY_ADMIN = "security_admin", _("Security administrator")  # 安全管理员：roles, tokens
     INTEGRATION = "integration", _("Integration")  # 接口账号：an API token's identity
 
 

@@ -55,6 +55,11 @@ class User(AbstractUser):
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     # Demo accounts carry a published password; ``minsheng serve`` refuses to run with them.
     is_demo = models.BooleanField(default=False, editable=False)
+    # When the password was last set (periodic change for staff, GB/T 22239); empty: never
+    # since the policy began, which counts from when the account was created.
+    password_changed_at = models.DateTimeField(
+        _("password changed at"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("staff account")
