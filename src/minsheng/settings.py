@@ -105,7 +105,11 @@ TEMPLATES = [
 def _database() -> dict:
     url = _env("DATABASE_URL")
     if url:
-        config = dj_database_url.parse(url, conn_max_age=int(_env("DB_CONN_MAX_AGE", "60")))
+        # Persistent connections are checked at the start of each request, so after a
+        # database restart the app reconnects by itself instead of failing on a dead socket.
+        config = dj_database_url.parse(
+            url, conn_max_age=int(_env("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+        )
         if config["ENGINE"] == "django.db.backends.postgresql":
             # No JIT: a scoped queue's plan is costed far above the JIT threshold, and PostgreSQL
             # spent ~150 ms compiling plans that run in ~35 ms (bench/pages.py, 100k appeals).

@@ -164,7 +164,9 @@ def test_the_webhook_backend_posts_json_to_the_gateway(people, webhook):
 
     assert outcome.status == "sent"
     [(headers, body)] = gateway.requests
-    assert body == {"phone": "13800001111", "text": "【民生】督办通知"}
+    key = f"minsheng-delivery-{Delivery.objects.get().pk}"
+    assert body == {"phone": "13800001111", "text": "【民生】督办通知", "key": key}
+    assert headers["Idempotency-Key"] == key
     assert headers["Authorization"] == "Bearer s3cret"
     assert headers["Content-Type"] == "application/json; charset=utf-8"
 

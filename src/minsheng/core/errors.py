@@ -52,6 +52,11 @@ class CoreError(ErrorCode):
         _("Something went wrong on our side; it has been recorded. Please try again later."),
         500,
     )
+    UNAVAILABLE = (
+        "service_unavailable",
+        _("The service is briefly unavailable. Please try again in a few seconds."),
+        503,
+    )
 
 
 class DomainError(Exception):

@@ -13,7 +13,9 @@ for that window: ``recover_stale_deliveries`` settles such rows as "unknown" (lo
 the admin) instead of sending again, because the in-app notification already holds the same
 message and a duplicated supervision text is worse than a missing one. An operator who prefers
 at least once sets ``MINSHENG_NOTIFY_RESEND_STALE=1``: stale rows then go back to pending and
-are sent again.
+are sent again. Every attempt at one delivery carries the same key (``delivery_key``), so a
+gateway that keeps the keys it accepted drops the resend: exactly once at the phone
+(bench/faults/kill_worker.py).
 """
 
 from __future__ import annotations
@@ -39,9 +41,15 @@ from .models import Delivery, Notification
 logger = logging.getLogger("minsheng.notify")
 
 SENDERS = {
-    Channel.SMS: lambda d: sms.send_sms(d.address, _sms_text(d.notification)),
+    Channel.SMS: lambda d: sms.send_sms(d.address, _sms_text(d.notification), key=delivery_key(d)),
     Channel.EMAIL: lambda d: email.send_email(d.address, d.notification.title, d.notification.body),
 }
+
+
+def delivery_key(delivery: Delivery) -> str:
+    """The same for every attempt at one delivery: a gateway that remembers the keys it took
+    drops a resend (``MINSHENG_NOTIFY_RESEND_STALE``), so each message reaches the phone once."""
+    return f"minsheng-delivery-{delivery.pk}"
 
 
 def _sms_text(notification: Notification) -> str:

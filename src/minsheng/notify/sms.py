@@ -1,11 +1,13 @@
 """Text messages (短信) through a pluggable backend, chosen by ``MINSHENG_SMS_BACKEND``.
 
 A city contracts its own SMS gateway, so the platform only defines the small interface a
-gateway adapter implements: a class with ``send(phone, text)``. The default writes the message
-to the log (a demo or a closed network has no gateway); tests use ``LocmemBackend`` and read
+gateway adapter implements: a class with ``send(phone, text, key="")``. The default writes the
+message to the log (a demo or a closed network has no gateway); tests use ``LocmemBackend`` and read
 ``outbox``, as Django's mail outbox.
 
 Callers send after commit (``transaction.on_commit``): a rolled-back action never texts anyone.
+``key`` names one message for good (a notification's delivery); a gateway that keeps the keys
+it has accepted can drop a resend, which turns "at least once" into "exactly once".
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ DEFAULT_BACKEND = "minsheng.notify.sms.LogBackend"
 
 
 class SmsBackend(Protocol):
-    def send(self, phone: str, text: str) -> None: ...
+    def send(self, phone: str, text: str, key: str = "") -> None: ...
 
 
 @dataclass(frozen=True)
 class SmsMessage:
     phone: str
     text: str
+    key: str = ""
 
 
 class LogBackend:
@@ -44,7 +47,7 @@ class LogBackend:
     reading a login code from the console is what this backend is for.
     """
 
-    def send(self, phone: str, text: str) -> None:
+    def send(self, phone: str, text: str, key: str = "") -> None:
         logger.info("SMS to %s: %s", mask_phone(phone), text)
 
 
@@ -55,8 +58,8 @@ outbox: list[SmsMessage] = []
 class LocmemBackend:
     """Keeps messages in this process's ``outbox`` list instead of sending them (tests)."""
 
-    def send(self, phone: str, text: str) -> None:
-        outbox.append(SmsMessage(phone=phone, text=text))
+    def send(self, phone: str, text: str, key: str = "") -> None:
+        outbox.append(SmsMessage(phone=phone, text=text, key=key))
 
 
 class SmsError(Exception):
@@ -65,6 +68,9 @@ class SmsError(Exception):
 
 class WebhookBackend:
     """Posts ``{"phone": …, "text": …}`` as JSON to ``MINSHENG_SMS_WEBHOOK_URL``.
+
+    A message with a key also carries it, as ``"key"`` in the body and as an
+    ``Idempotency-Key`` header: the same delivery sent again has the same key.
 
     The small adapter most SMS gateways (or a city's message bus) can receive. A 2xx answer
     means accepted; anything else, or no answer within ``MINSHENG_SMS_WEBHOOK_TIMEOUT``
@@ -79,9 +85,12 @@ class WebhookBackend:
         self.timeout = float(getattr(settings, "MINSHENG_SMS_WEBHOOK_TIMEOUT", 5))
         self.token = getattr(settings, "MINSHENG_SMS_WEBHOOK_TOKEN", "")
 
-    def send(self, phone: str, text: str) -> None:
-        body = json.dumps({"phone": phone, "text": text}, ensure_ascii=False).encode()
+    def send(self, phone: str, text: str, key: str = "") -> None:
+        message = {"phone": phone, "text": text} | ({"key": key} if key else {})
+        body = json.dumps(message, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json; charset=utf-8"}
+        if key:
+            headers["Idempotency-Key"] = key
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked above
@@ -104,6 +113,6 @@ def get_backend() -> SmsBackend:
     return backend
 
 
-def send_sms(phone: str, text: str) -> None:
+def send_sms(phone: str, text: str, key: str = "") -> None:
     """Send one text message now. Call it from ``transaction.on_commit``, not mid-transaction."""
-    get_backend().send(phone, text)
+    get_backend().send(phone, text, key=key)

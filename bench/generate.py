@@ -1,0 +1,667 @@
+"""Data at scale (issue 6): N appeals with full histories, written directly and fast.
+
+``python bench/generate.py --appeals 10000000`` fills a PostgreSQL database (default
+``minsheng_bench_gen``; ``--database-url`` names another, ``--sqlite PATH`` a SQLite file) with
+N appeals, each with the events, assignments, extension requests and hash-chained audit records
+the service functions write.
+
+How, and why the result is what the services would have produced:
+
+1. **Templates through the services.** The first ``--templates`` appeals (default 20,000) are a
+   year replayed through the service functions exactly as ``minsheng demo`` does
+   (``appeals.demo.seed_year``: submissions, dispatches, returns, extensions, suspensions,
+   replies, reviews, ratings, reopenings, merges; the working-day calendar sets every
+   deadline). They are real service output, nothing else touches them.
+2. **Copies of that year.** The remaining N − T appeals are copies of the templates, block after
+   block (copy k of template r is appeal ``first_id + k·T + r``). A copy keeps every time,
+   deadline, unit, category, actor, text and decision of its template, so each block is the same
+   year again, handled the same way; it gets its own ids (appeal, events, assignments,
+   extension requests, audit records — and the references between them: merge targets, the
+   event and request an audit record or event names), its own tracking code (a bijection of
+   its number over the code alphabet: unique, no retry) and its own phone number. Its audit
+   records are chained anew (``core.audit.compute_hash``) on one chain whose head moves with
+   every batch. What a copy does not vary, said plainly: its timeline (T distinct timelines for
+   N appeals) and its text.
+3. **Bulk paths.** PostgreSQL: ``COPY … FROM STDIN``; SQLite: ``executemany``. One transaction
+   per ``--batch`` appeals (rows, audit head and all), so an interrupted run resumes at the
+   last committed batch: run the same command again. ``--max-disk`` (default 0.8) stops before
+   the database's disk is that full.
+4. **Rollups** by the worker's own code, ``refresh_rollups(full=True)``, at the end
+   (``--no-rollups`` to skip).
+
+``tests/test_bench_generate.py`` generates a small sample and checks it against the lifecycle
+invariants (each history replays to its appeal's state by allowed moves, versions, deadlines,
+the audit chain, one audit record per event, rollups equal to a full refresh).
+
+Prints progress (appeals/s, rows/s, ETA) and, at the end, the footprint per appeal (table and
+index bytes ÷ appeals, PostgreSQL). Contacts only the database it is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/minsheng_bench_gen"
+META_TABLE = "bench_generate"
+# The chain the copies' audit records extend (the services' own writers use 1…16 by thread;
+# a chain of its own keeps the copies' records in one ordered run).
+COPY_CHAIN = 99
+# Keys of event and audit ``data`` that name other rows: remapped per copy.
+_ID_KEYS = {"event", "request", "into"}
+_KNOWN_KEYS = _ID_KEYS | {
+    "into_code",
+    "from",
+    "to",
+    "unit",
+    "reason",
+    "channel",
+    "co_units",
+    "amount",
+    "from_due",
+    "rating",
+    "solved",
+    "reopen",
+    "suspended_from",
+}
+
+
+class GenerateError(Exception):
+    """A clear reason to stop (printed without a traceback)."""
+
+
+# ------------------------------------------------------------------------------ the templates
+
+
+@dataclass
+class Template:
+    """One template appeal and every row the services wrote for it, as stored values."""
+
+    appeal: list[Any]
+    events: list[list[Any]] = field(default_factory=list)
+    assignments: list[list[Any]] = field(default_factory=list)
+    extensions: list[list[Any]] = field(default_factory=list)
+    audits: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """Where the copies' ids start and how the template rows map into a block."""
+
+    templates: list[Template]
+    first: dict[str, int]  # table → first id of copy block 0
+    block: dict[str, int]  # table → rows per block
+    offset: dict[str, list[int]]  # table → rows before template r within a block
+    event_index: dict[int, int]  # template event id → its place within a block
+    request_index: dict[int, int]  # template extension id → its place within a block
+    appeal_rank: dict[int, int]  # template appeal id → its rank r
+    tracking: dict[int, str]  # template appeal id → its tracking code
+
+
+def _models() -> dict[str, Any]:
+    from minsheng.appeals.models import Appeal, AppealAssignment, AppealEvent, ExtensionRequest
+    from minsheng.core.models import AuditRecord
+
+    return {
+        "appeal": Appeal,
+        "event": AppealEvent,
+        "assignment": AppealAssignment,
+        "extension": ExtensionRequest,
+        "audit": AuditRecord,
+    }
+
+
+def _columns(model: Any) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _meta_get() -> dict[str, Any] | None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key VARCHAR(40) PRIMARY KEY, value TEXT)"
+        )
+        cursor.execute(f"SELECT value FROM {META_TABLE} WHERE key = 'plan'")  # noqa: S608
+        row = cursor.fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _meta_put(value: dict[str, Any]) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {META_TABLE} WHERE key = 'plan'")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {META_TABLE} (key, value) VALUES ('plan', %s)",  # noqa: S608
+            [json.dumps(value)],
+        )
+
+
+def seed_templates(count: int, seed: int, say: Callable[[str], None]) -> dict[str, Any]:
+    """Replay ``count`` appeals through the services (the demo's year) and remember the cut."""
+    from django.db.models import Max
+
+    from minsheng.appeals.demo import seed_year
+    from minsheng.appeals.models import Appeal
+
+    if Appeal.objects.exists():
+        raise GenerateError(
+            "the database already holds appeals that this generator did not write: "
+            "give it an empty database (migrated or not)"
+        )
+    began = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        say(f"templates through the services: {done:,}/{total:,}")
+
+    seed_year(appeals=count, seed=seed, progress=progress)
+    models = _models()
+    meta = {
+        f"last_{name}": model.objects.aggregate(m=Max("id"))["m"] or 0
+        for name, model in models.items()
+    }
+    meta["templates_s"] = round(time.perf_counter() - began, 1)
+    _meta_put(meta)
+    return meta
+
+
+def load_plan(meta: dict[str, Any]) -> Plan:
+    """Read the template rows (as stored values) and lay out a copy block."""
+    models = _models()
+    appeal_cols = _columns(models["appeal"])
+    rows = list(
+        models["appeal"]
+        .objects.filter(id__lte=meta["last_appeal"])
+        .order_by("id")
+        .values_list(*appeal_cols)
+    )
+    templates = [Template(appeal=list(r)) for r in rows]
+    by_id = {t.appeal[0]: t for t in templates}
+    rank = {t.appeal[0]: r for r, t in enumerate(templates)}
+    tracking = {t.appeal[0]: t.appeal[appeal_cols.index("tracking_code")] for t in templates}
+    merged = appeal_cols.index("merged_into_id")
+    for t in templates:
+        target = t.appeal[merged]
+        if target is not None and rank[target] >= rank[t.appeal[0]]:
+            raise GenerateError(f"template {t.appeal[0]} is merged into a later appeal")
+    for name, attr, key in (
+        ("event", "events", "appeal_id"),
+        ("assignment", "assignments", "appeal_id"),
+        ("extension", "extensions", "appeal_id"),
+    ):
+        cols = _columns(models[name])
+        where = cols.index(key)
+        query = models[name].objects.filter(id__lte=meta[f"last_{name}"]).order_by("id")
+        for row in query.values_list(*cols):
+            getattr(by_id[row[where]], attr).append(list(row))
+    audit_cols = _columns(models["audit"])
+    audits = (
+        models["audit"]
+        .objects.filter(id__lte=meta["last_audit"], target_type="appeals.appeal")
+        .order_by("id")
+        .values_list(*audit_cols)
+    )
+    target_at = audit_cols.index("target_id")
+    for row in audits:
+        by_id[int(row[target_at])].audits.append(list(row))
+    offset: dict[str, list[int]] = {}
+    block: dict[str, int] = {}
+    for name, attr in (
+        ("event", "events"),
+        ("assignment", "assignments"),
+        ("extension", "extensions"),
+        ("audit", "audits"),
+    ):
+        running, starts = 0, []
+        for t in templates:
+            starts.append(running)
+            running += len(getattr(t, attr))
+        offset[name], block[name] = starts, running
+    block["appeal"] = len(templates)
+    offset["appeal"] = list(range(len(templates)))
+    event_index = {
+        e[0]: offset["event"][r] + j
+        for r, t in enumerate(templates)
+        for j, e in enumerate(t.events)
+    }
+    request_index = {
+        x[0]: offset["extension"][r] + j
+        for r, t in enumerate(templates)
+        for j, x in enumerate(t.extensions)
+    }
+    first = {name: meta[f"last_{name}"] + 1 for name in models}
+    return Plan(templates, first, block, offset, event_index, request_index, rank, tracking)
+
+
+# --------------------------------------------------------------------------------- the copies
+
+
+def tracking_code(number: int) -> str:
+    """The ``number``-th generated code: an odd multiplier permutes 32**10, so codes never clash
+    and do not look sequential; the leading "Z" keeps them apart from the templates' random
+    codes (which could otherwise equal one by chance)."""
+    from minsheng.appeals.services import TRACKING_ALPHABET, TRACKING_LENGTH
+
+    space = len(TRACKING_ALPHABET) ** (TRACKING_LENGTH - 1)
+    value = (number * 0x5DEECE66D + 0xB) % space
+    digits = []
+    for _ in range(TRACKING_LENGTH - 1):
+        value, digit = divmod(value, len(TRACKING_ALPHABET))
+        digits.append(TRACKING_ALPHABET[digit])
+    return "Z" + "".join(reversed(digits))
+
+
+def _code_number(code: str) -> int | None:
+    """The number whose generated code is ``code`` (inverse of ``tracking_code``), if any."""
+    from minsheng.appeals.services import TRACKING_ALPHABET, TRACKING_LENGTH
+
+    if len(code) != TRACKING_LENGTH or code[0] != "Z":
+        return None
+    space = len(TRACKING_ALPHABET) ** (TRACKING_LENGTH - 1)
+    value = 0
+    for char in code[1:]:
+        value = value * len(TRACKING_ALPHABET) + TRACKING_ALPHABET.index(char)
+    return (value - 0xB) * pow(0x5DEECE66D, -1, space) % space
+
+
+def _phone(number: int) -> str:
+    return f"1{3 + number % 7}{(number * 7919 + 12345) % 10**9:09d}"
+
+
+class Copier:
+    """Builds the rows of copy (block k, template r) and chains their audit records."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        models = _models()
+        self.cols = {name: _columns(model) for name, model in models.items()}
+        self.fields = {
+            name: [model._meta.get_field(c) if c != "id" else None for c in self.cols[name]]
+            for name, model in models.items()
+        }
+        a = self.cols["appeal"]
+        self.a_tracking = a.index("tracking_code")
+        self.a_phone = a.index("citizen_phone")
+        self.a_merged = a.index("merged_into_id")
+        self.e_appeal = self.cols["event"].index("appeal_id")
+        self.e_data = self.cols["event"].index("data")
+        self.s_appeal = self.cols["assignment"].index("appeal_id")
+        self.x_appeal = self.cols["extension"].index("appeal_id")
+        u = self.cols["audit"]
+        self.u_target = u.index("target_id")
+        self.u_data = u.index("data")
+        self.u_chain = u.index("chain")
+        self.u_prev = u.index("prev_hash")
+        self.u_hash = u.index("hash")
+        self.u_at = u.index("at")
+
+    def _id(self, table: str, block: int, place: int) -> int:
+        return self.plan.first[table] + block * self.plan.block[table] + place
+
+    def appeal_id(self, number: int) -> int:
+        return self.plan.first["appeal"] + number
+
+    def _remap(self, data: dict[str, Any], block: int) -> dict[str, Any]:
+        unknown = set(data) - _KNOWN_KEYS
+        if unknown:
+            raise GenerateError(f"unknown keys in event/audit data: {sorted(unknown)}")
+        if not (_ID_KEYS & set(data)):
+            return data
+        data = dict(data)
+        if "event" in data:
+            data["event"] = self._id("event", block, self.plan.event_index[data["event"]])
+        if "request" in data:
+            data["request"] = self._id("extension", block, self.plan.request_index[data["request"]])
+        if "into" in data:
+            rank = self.plan.appeal_rank[data["into"]]
+            data["into"] = self._id("appeal", block, rank)
+            data["into_code"] = tracking_code(block * self.plan.block["appeal"] + rank)
+        return data
+
+    def rows(self, number: int) -> dict[str, list[list[Any]]]:
+        """Every row of generated appeal ``number`` (0-based over the copies)."""
+        plan = self.plan
+        block, rank = divmod(number, plan.block["appeal"])
+        t = plan.templates[rank]
+        appeal_id = self._id("appeal", block, rank)
+        appeal = list(t.appeal)
+        appeal[0] = appeal_id
+        appeal[self.a_tracking] = tracking_code(number)
+        if appeal[self.a_phone]:
+            appeal[self.a_phone] = _phone(number)
+        if appeal[self.a_merged] is not None:
+            appeal[self.a_merged] = self._id(
+                "appeal", block, plan.appeal_rank[appeal[self.a_merged]]
+            )
+        out: dict[str, list[list[Any]]] = {"appeal": [appeal]}
+        events = []
+        for j, template_row in enumerate(t.events):
+            row = list(template_row)
+            row[0] = self._id("event", block, plan.offset["event"][rank] + j)
+            row[self.e_appeal] = appeal_id
+            row[self.e_data] = self._remap(row[self.e_data], block)
+            events.append(row)
+        out["event"] = events
+        for table, attr, at in (
+            ("assignment", "assignments", self.s_appeal),
+            ("extension", "extensions", self.x_appeal),
+        ):
+            copied = []
+            for j, template_row in enumerate(getattr(t, attr)):
+                row = list(template_row)
+                row[0] = self._id(table, block, plan.offset[table][rank] + j)
+                row[at] = appeal_id
+                copied.append(row)
+            out[table] = copied
+        audits = []
+        for j, template_row in enumerate(t.audits):
+            row = list(template_row)
+            row[0] = self._id("audit", block, plan.offset["audit"][rank] + j)
+            row[self.u_target] = str(appeal_id)
+            row[self.u_data] = self._remap(row[self.u_data], block)
+            row[self.u_chain] = COPY_CHAIN
+            audits.append(row)
+        out["audit"] = audits
+        return out
+
+    def chain(self, audits: list[list[Any]], prev_hash: str) -> str:
+        """Set prev_hash and hash of ``audits`` in order, as the audit module would."""
+        from minsheng.core.audit import compute_hash
+
+        cols = self.cols["audit"]
+        for row in audits:
+            # compute_hash reads the record's attributes only: a namespace is enough, and a
+            # tenth of the cost of a model instance
+            record = SimpleNamespace(**dict(zip(cols, row, strict=True)))
+            row[self.u_prev] = prev_hash
+            prev_hash = row[self.u_hash] = compute_hash(prev_hash, record)
+        return prev_hash
+
+
+# ----------------------------------------------------------------------------------- writing
+
+
+def _write(table: str, copier: Copier, rows: list[list[Any]]) -> None:
+    """Insert stored values: COPY on PostgreSQL, executemany elsewhere."""
+    from django.db import connection
+
+    if not rows:
+        return
+    model = _models()[table]
+    db_table = model._meta.db_table
+    cols = copier.cols[table]
+    fields = copier.fields[table]
+    if connection.vendor == "postgresql":
+        json_at = [
+            i
+            for i, f in enumerate(fields)
+            if f is not None and f.get_internal_type() == "JSONField"
+        ]
+        names = ", ".join(f'"{c}"' for c in [_column(model, c) for c in cols])
+        with connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {db_table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    for i in json_at:
+                        row[i] = json.dumps(row[i], ensure_ascii=False)
+                    copy.write_row(row)
+        return
+    prepared = [
+        [
+            v if f is None else f.get_db_prep_save(v, connection)
+            for v, f in zip(row, fields, strict=True)
+        ]
+        for row in rows
+    ]
+    names = ", ".join(f'"{_column(model, c)}"' for c in cols)
+    marks = ", ".join(["%s"] * len(cols))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {db_table} ({names}) VALUES ({marks})", prepared)  # noqa: S608
+
+
+def _column(model: Any, attname: str) -> str:
+    return next(f.column for f in model._meta.concrete_fields if f.attname == attname)
+
+
+def _disk_share() -> tuple[float, str]:
+    """How full the disk holding the database is (0–1), and that path."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW data_directory")
+            path = cursor.fetchone()[0]
+    else:
+        path = str(Path(connection.settings_dict["NAME"]).parent)
+    usage = shutil.disk_usage(path)
+    return usage.used / usage.total, path
+
+
+def copy_batch(copier: Copier, numbers: Iterable[int]) -> int:
+    """Write the copies ``numbers`` and move the copy chain's head, in one transaction."""
+    from django.db import transaction
+
+    from minsheng.core.audit import _lock_head, _set_head
+
+    tables: dict[str, list[list[Any]]] = {
+        "appeal": [],
+        "event": [],
+        "assignment": [],
+        "extension": [],
+        "audit": [],
+    }
+    for number in numbers:
+        for table, rows in copier.rows(number).items():
+            tables[table].extend(rows)
+    with transaction.atomic():
+        prev = _lock_head(COPY_CHAIN, 0)
+        last = copier.chain(tables["audit"], prev)
+        for table in ("appeal", "event", "assignment", "extension", "audit"):
+            _write(table, copier, tables[table])
+        _set_head(COPY_CHAIN, last, len(tables["audit"]))
+    return sum(len(rows) for rows in tables.values())
+
+
+def reset_sequences() -> None:
+    """Point PostgreSQL's id sequences past the ids written explicitly (SQLite's follow)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for model in _models().values():
+            table = model._meta.db_table
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
+            )
+
+
+def generate(
+    total: int,
+    *,
+    templates: int = 20_000,
+    seed: int = 2026,
+    batch: int = 2_000,
+    max_disk: float = 0.8,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Bring the database to ``total`` appeals (templates first); resumable; returns figures."""
+    from django.db import connection
+
+    from minsheng.appeals.models import Appeal
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # A lost commit is redone by the next run (it resumes from what is committed).
+            cursor.execute("SET synchronous_commit TO off")
+    meta = _meta_get()
+    if meta is None:
+        meta = seed_templates(min(templates, total), seed, say)
+    plan = load_plan(meta)
+    copier = Copier(plan)
+    clash = [c for c in plan.tracking.values() if (_code_number(c) or total) < total]
+    if clash:  # a template's random code equals a copy's (about 1 run in 3,000 at 21M)
+        raise GenerateError(f"template tracking codes {clash} equal generated ones: reseed")
+    have = Appeal.objects.count()
+    template_count = plan.block["appeal"]
+    done = have - template_count  # copies already written (each batch commits whole)
+    if done < 0 or Appeal.objects.filter(id__gte=copier.appeal_id(max(done, 0))).exists():
+        raise GenerateError("the database holds appeals this generator cannot account for")
+    figures: dict[str, Any] = {"templates": template_count, "resumed_at": have, "rows": 0}
+    began = time.perf_counter()
+    wanted = max(total - template_count, 0)
+    while done < wanted:
+        share, path = _disk_share()
+        if share >= max_disk:
+            say(f"stopping: the disk of {path} is {share:.0%} full (limit {max_disk:.0%})")
+            figures["stopped_for_disk"] = True
+            break
+        numbers = range(done, min(done + batch, wanted))
+        figures["rows"] += copy_batch(copier, numbers)
+        done = numbers.stop
+        elapsed = time.perf_counter() - began
+        copied = done - max(have - template_count, 0)
+        rate = copied / elapsed if elapsed else 0.0
+        left = (wanted - done) / rate if rate else 0.0
+        say(
+            f"\r{template_count + done:,}/{total:,} appeals · {rate:,.0f} appeals/s · "
+            f"{figures['rows'] / elapsed:,.0f} rows/s · disk {share:.0%} · "
+            f"ETA {left / 60:,.1f} min"
+        )
+    reset_sequences()
+    figures["appeals"] = Appeal.objects.count()
+    figures["copy_s"] = round(time.perf_counter() - began, 1)
+    return figures
+
+
+def footprint() -> list[tuple[str, int, int]]:
+    """(table, rows, bytes with indexes and TOAST) of the tables the generator fills."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    out = []
+    with connection.cursor() as cursor:
+        for model in _models().values():
+            table = model._meta.db_table
+            cursor.execute(
+                "SELECT (SELECT reltuples::bigint FROM pg_class WHERE relname = %s), "
+                "pg_total_relation_size(%s)",
+                [table, table],
+            )
+            rows, size = cursor.fetchone()
+            out.append((table, int(rows), int(size)))
+    return out
+
+
+# ------------------------------------------------------------------------------------- command
+
+
+def configure(args: argparse.Namespace) -> str:
+    for key in [k for k in os.environ if k.startswith("MINSHENG_")]:
+        del os.environ[key]
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        MINSHENG_DATA_DIR=str(data_dir),
+        MINSHENG_SECRET_KEY="bench-generate-" + "x" * 40,
+        MINSHENG_LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="minsheng.settings",
+    )
+    if args.sqlite:
+        where = str(Path(args.sqlite).resolve())
+        os.environ["MINSHENG_DATA_DIR"] = str(Path(where).parent)
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import exports  # creates the PostgreSQL database when missing
+
+        exports._ensure_database(args.database_url, fresh=False)
+        os.environ["MINSHENG_DATABASE_URL"] = args.database_url
+        where = args.database_url.rsplit("/", 1)[1]
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    return where
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--appeals", type=int, required=True, help="appeals wanted in all")
+    parser.add_argument("--database-url", default=PG_DEFAULT)
+    parser.add_argument("--sqlite", metavar="PATH", help="a SQLite file instead of PostgreSQL")
+    parser.add_argument("--data-dir", default=str(ROOT / "var" / "bench-generate"))
+    parser.add_argument("--templates", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--batch", type=int, default=2_000, help="appeals per transaction")
+    parser.add_argument("--max-disk", type=float, default=0.8, help="stop at this disk share")
+    parser.add_argument("--no-rollups", action="store_true", help="skip refresh_rollups")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.appeals < 1 or args.templates < 1 or args.batch < 1:
+        raise GenerateError("--appeals, --templates and --batch must be positive")
+    if not 0 < args.max_disk <= 0.95:
+        raise GenerateError("--max-disk must be above 0 and at most 0.95")
+    where = configure(args)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+    def say(text: str) -> None:
+        end = "" if text.startswith("\r") else "\n"
+        print(text, end=end, file=sys.stderr, flush=True)
+
+    say(f"generating into {where}")
+    figures = generate(
+        args.appeals,
+        templates=args.templates,
+        seed=args.seed,
+        batch=args.batch,
+        max_disk=args.max_disk,
+        say=say,
+    )
+    say("")
+    if not args.no_rollups:
+        from minsheng.analytics.rollups import refresh_rollups
+
+        began = time.perf_counter()
+        say("refresh_rollups(full=True) …")
+        refresh_rollups(full=True)
+        figures["rollups_s"] = round(time.perf_counter() - began, 1)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    rows = footprint()
+    print(json.dumps(figures))
+    if rows:
+        appeals = max(figures["appeals"], 1)
+        total = sum(size for _, _, size in rows)
+        print(f"{'table':<32} {'rows':>14} {'MB':>10} {'bytes/appeal':>13}")
+        for table, count, size in rows:
+            print(f"{table:<32} {count:>14,} {size / 2**20:>10,.0f} {size / appeals:>13,.0f}")
+        print(f"{'all five':<32} {'':>14} {total / 2**20:>10,.0f} {total / appeals:>13,.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except GenerateError as exc:
+        print(f"generate: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,146 @@
+"""bench/generate.py writes appeals as the service functions would have: a generated sample obeys
+the lifecycle invariants and each copy is its template with its own ids and codes."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from django.db.models import Sum
+
+from minsheng.analytics.models import DailyRollup
+from minsheng.analytics.rollups import refresh_rollups
+from minsheng.appeals import selectors, workflow
+from minsheng.appeals.choices import Action
+from minsheng.appeals.models import Appeal, AppealAssignment, AppealEvent, ExtensionRequest
+from minsheng.core.audit import verify_chain
+from minsheng.core.models import AuditRecord
+
+pytestmark = pytest.mark.django_db
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "generate.py"
+COMPARED = [
+    "channel",
+    "appeal_type",
+    "urgency",
+    "category_id",
+    "territory_id",
+    "lead_unit_id",
+    "intake_by_id",
+    "title",
+    "content",
+    "status",
+    "created_at",
+    "dispatched_at",
+    "accept_due_at",
+    "due_at",
+    "closed_at",
+    "closed_on_time",
+    "rating",
+    "solved",
+    "reopen_count",
+    "return_count",
+    "version",
+]
+EVENT_FIELDS = ["at", "action", "from_status", "to_status", "unit_id", "actor_id", "due_at"]
+
+
+def _generate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_generate", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_generate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _history_replays(appeal: Appeal, events: list[AppealEvent]) -> None:
+    assert events[0].action == Action.SUBMIT
+    status = ""
+    for event in events:
+        assert event.from_status == status
+        if event.action != Action.SUBMIT:
+            assert workflow.can_start(Action(event.action), status), (appeal.pk, event.action)
+        assert event.due_at is None or event.due_at >= appeal.created_at
+        status = event.to_status
+    assert appeal.status == status
+    assert appeal.version == len(events)
+
+
+def test_generated_sample_obeys_the_invariants_and_copies_its_templates():
+    generate = _generate()
+    # given / when: 60 appeals through the services, then copies up to 200, in two runs (the
+    # second resumes where the first stopped), batches that end mid-block
+    first = generate.generate(130, templates=60, batch=17, say=lambda _: None)
+    second = generate.generate(200, templates=60, batch=17, say=lambda _: None)
+    templates = first["templates"]
+    assert templates >= 60  # the demo's year adds the duplicates it merges
+    assert second["resumed_at"] == 130
+    assert Appeal.objects.count() == 200
+
+    # then: every history replays to its appeal's state by allowed moves
+    events: dict[int, list[AppealEvent]] = {}
+    for event in AppealEvent.objects.order_by("at", "pk"):
+        events.setdefault(event.appeal_id, []).append(event)
+    appeals = {a.pk: a for a in Appeal.objects.all()}
+    for pk, appeal in appeals.items():
+        _history_replays(appeal, events[pk])
+    # one audit record per event, and every chain (the copies' one included) verifies
+    assert list(verify_chain()) == []
+    assert AuditRecord.objects.filter(action__startswith="appeal.").count() == len(
+        AppealEvent.objects.all()
+    )
+    # each copy is its template: same fields and history; own ids, code and phone
+    ordered = sorted(appeals)
+    template_ids, copy_ids = ordered[:templates], ordered[templates:]
+    codes = {a.tracking_code for a in appeals.values()}
+    assert len(codes) == 200
+    for number, copy_id in enumerate(copy_ids):
+        block, rank = divmod(number, templates)
+        template, copy = appeals[template_ids[rank]], appeals[copy_id]
+        assert [getattr(copy, f) for f in COMPARED] == [getattr(template, f) for f in COMPARED]
+        assert copy.tracking_code == generate.tracking_code(number)
+        if template.merged_into_id is not None:
+            target_rank = template_ids.index(template.merged_into_id)
+            assert copy.merged_into_id == copy_ids[block * templates + target_rank]
+        copied = [[getattr(e, f) for f in EVENT_FIELDS] for e in events[copy_id]]
+        original = [[getattr(e, f) for f in EVENT_FIELDS] for e in events[template.pk]]
+        assert copied == original
+        for event in events[copy_id]:
+            if "request" in event.data:
+                assert ExtensionRequest.objects.get(pk=event.data["request"]).appeal_id == copy_id
+            if "into" in event.data:
+                assert event.data["into"] == copy.merged_into_id
+                assert event.data["into_code"] == appeals[copy.merged_into_id].tracking_code
+        assert AppealAssignment.objects.filter(appeal_id=copy_id).count() == (
+            AppealAssignment.objects.filter(appeal_id=template.pk).count()
+        )
+        of_appeals = AuditRecord.objects.filter(target_type="appeals.appeal").order_by("pk")
+        audited = of_appeals.filter(target_id=str(copy_id))
+        audited_template = of_appeals.filter(target_id=str(template.pk))
+        assert [(r.action, r.actor_id) for r in audited] == [
+            (r.action, r.actor_id) for r in audited_template
+        ]
+        assert sorted(r.data["event"] for r in audited if "event" in r.data) == sorted(
+            e.pk for e in events[copy_id]
+        )
+    # a copy is found by its tracking code and phone, as a citizen would look it up
+    some = appeals[copy_ids[-1]]
+    assert selectors.by_tracking(some.tracking_code, some.citizen_phone).pk == some.pk
+    # the worker's full refresh counts every appeal once
+    refresh_rollups(full=True)
+    counted = DailyRollup.objects.aggregate(r=Sum("received"), i=Sum("invalid"), m=Sum("merged"))
+    assert sum(counted.values()) == 200
+
+
+def test_generator_refuses_a_database_holding_other_appeals(world):
+    from tests.appeals.factories import submitted
+
+    generate = _generate()
+    submitted(world)
+    with pytest.raises(generate.GenerateError, match="did not write"):
+        generate.generate(50, templates=10, say=lambda _: None)
+    assert Appeal.objects.count() == 1
