@@ -332,6 +332,7 @@ def prepare(args: argparse.Namespace, root: Path) -> tuple[dict[str, str], dict[
     db_url = with_database(args.postgres, args.database)
     env = bench_env(db_url, root / "data")
     env["MINSHENG_TRACKING_RATE"] = "1000000"
+    env["PYTHONPATH"] = str(ROOT / "src")  # this checkout's code, whatever .venv points at
     (root / "data").mkdir()
     run_checked([MINSHENG, "migrate"], env, "minsheng migrate")
     say(f"replaying a year of {args.year:,} appeals through the services (minsheng seed) …")

@@ -60,6 +60,8 @@ class Stack:
         intake.recreate_database(ADMIN_URL, self.database)
         (self.root / "data").mkdir(exist_ok=True)
         self.env = bench_env(with_database(ADMIN_URL, self.database), self.root / "data")
+        # the code of this checkout, whatever the virtualenv's editable install points at
+        self.env["PYTHONPATH"] = str(BENCH.parent / "src")
         self.env.update(extra_env or {})
         run_checked([MINSHENG, "migrate"], self.env, "minsheng migrate")
         out = run_checked([PYTHON, "-c", intake.SETUP_CODE], self.env, "loading the demo org")

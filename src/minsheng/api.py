@@ -118,6 +118,10 @@ def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # hostile input: ninja wraps the parser's refusals (NUL in the body) in a 400 "cannot parse";
+    # answer with the parser's own error (a 422 saying why), as for NUL in the query string.
+    if isinstance(exc.__cause__, DomainError):
+        return on_domain_error(request, exc.__cause__)
     if exc.status_code == 400:  # ninja's "cannot parse request body"
         err = CoreError.BAD_REQUEST
         return _error(request, err.status, err.code, str(err.message))

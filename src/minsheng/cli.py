@@ -121,10 +121,38 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
     worker.set_defaults(handler=cmd_worker)
 
+    # Backup and restore (core/backup.py): one archive, database snapshot + attachments.
+    backup = commands.add_parser(
+        "backup", help="write one archive of the database and the attachments"
+    )
+    backup.add_argument("path", help="archive file to create, or a directory for a dated name")
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser(
+        "restore", help="restore an archive into an empty database, then verify it"
+    )
+    restore.add_argument("path", help="archive written by `minsheng backup`")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database that is not empty (its current data is lost)",
+    )
+    restore.set_defaults(handler=cmd_restore)
+
     audit = commands.add_parser("audit", help="the hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = audit_commands.add_parser("verify", help="check every record of the chain")
     verify.set_defaults(handler=cmd_audit_verify)
+    # Retention (三员分立 / GB/T 22239): delete records past MINSHENG_AUDIT_KEEP_DAYS.
+    purge = audit_commands.add_parser(
+        "purge", help="delete records older than the keep period, leaving a checkpoint"
+    )
+    purge.add_argument(
+        "--before",
+        required=True,
+        type=_iso_date,
+        help="delete records written before this date (YYYY-MM-DD, Asia/Shanghai)",
+    )
+    purge.set_defaults(handler=cmd_audit_purge)
     return parser
 
 
@@ -439,8 +467,21 @@ def serve(*, host: str, port: int, workers: int, allow_demo_accounts: bool) -> i
     options = gunicorn_options(
         host=host, port=port, workers=workers, threads=_env_int("THREADS", 1)
     )
+    from minsheng.core.metrics import gunicorn_hooks
+
+    # Metrics: the workers share their counters through files in a fresh directory per server.
+    options.update(gunicorn_hooks(_metrics_dir(port)))
     _gunicorn_application(options).run()
     return 0
+
+
+def _metrics_dir(port: int) -> Path:
+    """Host and port in the name keep two servers (or machines sharing DATA_DIR) apart."""
+    import socket
+
+    from django.conf import settings
+
+    return Path(settings.MINSHENG_METRICS_DIR) / f"{socket.gethostname()}-{port}"
 
 
 def _gunicorn_application(options: dict[str, Any]) -> Any:
@@ -528,6 +569,61 @@ def _run_worker_pool(queue: str, processes: int) -> int:
     return max(abs(code) for code in codes if code is not None)
 
 
+# --- backup and restore ----------------------------------------------------------------------
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from minsheng.core.backup import BackupError, create_backup
+
+    try:
+        path, manifest = create_backup(args.path)
+    except (BackupError, OSError) as exc:  # OSError: a full disk, a directory not writable
+        print(exc, file=sys.stderr)
+        return 1
+    files = sum(1 for name in manifest.members if name.startswith("attachments/"))
+    print(f"backup written / 备份已写入: {path} ({path.stat().st_size} bytes)")
+    print(f"vendor: {manifest.vendor}; attachments: {files}")
+    _print_counts(manifest.counts)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from minsheng.core.backup import BackupError, restore_backup
+
+    try:
+        report = restore_backup(args.path, force=args.force)
+    except (BackupError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"restored / 已恢复: {args.path} (backup of {report.manifest.created_at})")
+    _print_counts(report.counts)
+    status = 0
+    if report.counts != report.manifest.counts:
+        print("row counts differ from the backup's / 行数与备份不一致", file=sys.stderr)
+        status = 1
+    if report.missing_files:
+        print(f"attachments missing / 缺少附件文件: {report.missing_files}", file=sys.stderr)
+        status = 1
+    if report.audit_problems:
+        print(
+            f"audit chain BROKEN: {report.audit_problems} problem(s) / 审计链校验失败",
+            file=sys.stderr,
+        )
+        status = 1
+    else:
+        print(f"audit chain OK: {report.audit_records} records")
+    if report.pending_migrations:
+        print(
+            f"{report.pending_migrations} migration(s) newer than the backup: run "
+            "`minsheng migrate` / 有较新的迁移，请运行 minsheng migrate"
+        )
+    return status
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    print(format_table(("table", "rows"), [(label, str(n)) for label, n in counts.items()]))
+
+
 # --- audit -----------------------------------------------------------------------------------
 
 
@@ -544,6 +640,29 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"audit chain BROKEN: {problems} problem(s) / 审计链校验失败", file=sys.stderr)
         return 1
     print(f"audit chain OK: {AuditRecord.objects.count()} records")
+    return 0
+
+
+def _iso_date(raw: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {raw!r}") from None
+
+
+def cmd_audit_purge(args: argparse.Namespace) -> int:
+    """``audit purge --before DATE``: refused (exit 2) inside the keep period."""
+    from minsheng.core.audit import PurgeRefused, purge
+
+    try:
+        result = purge(before=args.before)
+    except PurgeRefused as exc:
+        print(f"拒绝清理审计日志 / audit purge refused: {exc}", file=sys.stderr)
+        return 2
+    chains = ", ".join(f"chain {c}: {n}" for c, n in sorted(result.chains.items())) or "none"
+    print(f"audit purge: {result.deleted} records before {result.before} deleted ({chains})")
     return 0
 
 

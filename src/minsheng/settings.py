@@ -8,6 +8,7 @@ which is what ``minsheng demo`` and the test suite use. Production sets at least
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -149,11 +150,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-]
+# AUTH_PASSWORD_VALIDATORS: see "Staff login security" below.
 
 _redis = _env("REDIS_URL")
 CACHES = {
@@ -224,6 +221,16 @@ MINSHENG_EXPORT_INLINE_ROWS = int(_env("EXPORT_INLINE_ROWS", "5000"))
 MINSHENG_EXPORT_KEEP_DAYS = int(_env("EXPORT_KEEP_DAYS", "7"))
 # Parallel audit chains: concurrent writers append to different heads instead of queueing on one.
 MINSHENG_AUDIT_CHAINS = int(_env("AUDIT_CHAINS", "16"))
+# --- Separated duties and audit retention (三员分立, GB/T 22239 level 3) ---
+# The admin opens by duty (org/permissions.py), not by the is_staff flag, and logs in through
+# the console's login page (lockout and two-factor included): core/admin_audit.DutyAdminSite.
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = (
+    "minsheng.core.apps.MinshengAdminConfig"
+)
+# Days an audit record is kept before `minsheng audit purge` may delete it: at least 180 (logs
+# kept six months, GB/T 22239 level 3 and the Cybersecurity Law art. 21; a check refuses less).
+MINSHENG_AUDIT_KEEP_DAYS = int(_env("AUDIT_KEEP_DAYS", "365"))
+# --- end Separated duties ---
 
 
 def _email() -> dict[str, object]:
@@ -322,6 +329,71 @@ CONTENT_SECURITY_POLICY = {
 }
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Staff login security (GB/T 22239 level 3: lockout, password rules, idle timeout, 2FA) ---
+# Applies to staff accounts only (console, admin, session-authenticated API); citizens have no
+# accounts and API tokens are untouched. docs: src/minsheng/org/security/__init__.py.
+INSTALLED_APPS += [
+    "axes",  # django-axes: failed-login tracking and lockout
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # TOTP devices (authenticator apps)
+]
+# Axes' backend refuses a locked-out username before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "minsheng.core.middleware.StaffSessionMiddleware",  # idle timeout, 2FA and password gates
+)
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # turns a lockout into our 429 page
+# Lock the USERNAME (not the address, not username+address) after 5 failures for
+# LOCKOUT_MINUTES: staff sit behind shared office NAT addresses (locking an address locks a
+# whole office), and per username+address a botnet gets 5 guesses per address. Wrong 2FA codes
+# count too. A security administrator unlocks at /console/security/ (audited).
+MINSHENG_LOCKOUT_MINUTES = int(_env("LOCKOUT_MINUTES", "30"))
+AXES_FAILURE_LIMIT = 5
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = timedelta(minutes=MINSHENG_LOCKOUT_MINUTES)
+# A guess during a lockout neither counts nor extends it: the page's "try again at" holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Failures are cleared by a complete login (after the second factor), not by the password
+# alone, so a stolen password cannot buy unlimited 2FA guesses (minsheng.org.security).
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "minsheng.org.views.locked_out"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# axes.W006 asks for the address in the lockout key; leaving it out is the choice above (and
+# rotating user agents or cookies gains nothing against a per-username count).
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Axes' lockout is the one throttle of second-factor codes (no growing per-device delays).
+OTP_TOTP_THROTTLE_FACTOR = 0
+# Passwords: length, three of four character classes, not like the account, not common.
+MINSHENG_PASSWORD_MIN_LENGTH = int(_env("PASSWORD_MIN_LENGTH", "10"))
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "display_name", "phone", "email")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": MINSHENG_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "minsheng.org.passwords.CharacterClassesValidator"},
+    {"NAME": "minsheng.org.passwords.NotContainingUsernameValidator"},
+]
+# Staff must change a password this old (days; 0: never). Demo accounts are exempt.
+MINSHENG_PASSWORD_MAX_AGE_DAYS = int(_env("PASSWORD_MAX_AGE_DAYS", "90"))
+# A staff session unused this long is signed out (checked without a write per request).
+MINSHENG_IDLE_TIMEOUT_MINUTES = int(_env("IDLE_TIMEOUT_MINUTES", "30"))
+# Roles that must confirm a TOTP code after the password.
+MINSHENG_TWO_FACTOR_ROLES = _env_list(
+    "TWO_FACTOR_ROLES", "center_admin,supervisor,auditor,security_admin"
+)
+OTP_TOTP_ISSUER = "Minsheng"
+# --- end Staff login security ---
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -329,3 +401,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": _env("LOG_LEVEL", "WARNING")},
     "loggers": {"minsheng": {"level": _env("LOG_LEVEL", "INFO")}},
 }
+
+# Metrics (core/metrics.py, docs/deploy.md): Prometheus scrapes /metrics from these addresses or
+# networks, or with "Authorization: Bearer MINSHENG_METRICS_TOKEN"; anyone else gets a 404.
+# Under `minsheng serve` the workers share their counters through files in
+# MINSHENG_METRICS_DIR/<host>-<port>, emptied at each start: keep it on a local disk (a tmpfs
+# such as /run/minsheng is best), never on a filesystem shared between machines.
+MINSHENG_METRICS_ALLOWED_IPS = _env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+for _entry in MINSHENG_METRICS_ALLOWED_IPS:  # a typo fails at start, not at every scrape
+    try:
+        __import__("ipaddress").ip_network(_entry, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"MINSHENG_METRICS_ALLOWED_IPS: not an address or network: {_entry!r}"
+        ) from None
+MINSHENG_METRICS_TOKEN = _env("METRICS_TOKEN")
+MINSHENG_METRICS_DIR = Path(_env("METRICS_DIR", str(DATA_DIR / "metrics"))).resolve()
+MIDDLEWARE.insert(0, "minsheng.core.metrics.MetricsMiddleware")  # times all the others too
+
+# Behind a proxy (docs/deploy.md): nginx terminates TLS and says so in X-Forwarded-Proto. Trust
+# that header only when MINSHENG_BEHIND_PROXY=1 and the app port is reachable from the proxy
+# alone; otherwise a client could claim HTTPS. Needed for secure cookies and CSRF origin checks.
+if _env_bool("BEHIND_PROXY"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from minsheng.api import api
-from minsheng.core import health
+from minsheng.core import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),  # Prometheus; core/metrics.py
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import re
@@ -215,6 +216,33 @@ def test_text_file_named_jpg_is_refused_and_nothing_is_written(media_root: Path)
     assert error.code == "attachment_type"
     assert error.details == {"reason": "unrecognized", "accepted": ["jpeg", "png", "pdf"]}
     assert Attachment.objects.count() == 0
+    assert files_under(media_root) == []
+
+
+def test_a_full_disk_is_a_clear_507_and_leaves_no_file_behind(monkeypatch, media_root) -> None:
+    # given a disk that fills up while the file is written (the kernel's answer, ENOSPC, at
+    # the flush to disk: the temporary file already exists then)
+    def no_space(descriptor: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(attachments.os, "fsync", no_space)
+
+    # when a valid PDF is uploaded
+    error = refused(MINIMAL_PDF, "letter.pdf")
+
+    # then it is refused as storage_full (507), and no row, no temporary file remain
+    assert (error.code, error.status) == ("storage_full", 507)
+    assert Attachment.objects.count() == 0
+    assert files_under(media_root) == []
+
+
+def test_another_write_error_is_not_mistaken_for_a_full_disk(monkeypatch, media_root) -> None:
+    def broken(descriptor: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(attachments.os, "fsync", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        store_upload(data=MINIMAL_PDF, original_name="letter.pdf")
     assert files_under(media_root) == []
 
 

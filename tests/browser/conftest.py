@@ -112,3 +112,19 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical"
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+def finish_two_factor(page: Page, user: Any) -> None:
+    """After the password: type the code of the user's authenticator when the role asks for
+    one (a confirmed device is made first, as if enrolled earlier). Other roles: nothing."""
+    from minsheng.org.models import User
+    from minsheng.org.security import two_factor
+    from tests.conftest import confirmed_device, totp_code
+
+    account = User.objects.get(pk=user.pk)
+    if not two_factor.required_for(account):
+        return
+    device = confirmed_device(account)
+    page.wait_for_url(re.compile(r"/console/two-factor/"))
+    page.locator("input[name=code]").fill(totp_code(device))
+    page.locator("form:has(input[name=code]) button[type=submit]").click()

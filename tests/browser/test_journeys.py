@@ -24,7 +24,7 @@ from minsheng.appeals.choices import Channel, Status, TimeUnit
 from minsheng.appeals.models import Appeal, AppealEvent, ExtensionRequest
 from minsheng.core import calendar
 from minsheng.org.models import User
-from tests.browser.conftest import PHONE, axe_violations
+from tests.browser.conftest import PHONE, axe_violations, finish_two_factor
 from tests.conftest import World, make_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,6 +53,7 @@ def staff_login(pages: Any, base: str, user: User, **options: Any) -> Page:
     page.locator("input[name=username]").fill(user.username)
     page.locator("input[name=password]").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    finish_two_factor(page, user)  # staff login security: a real TOTP code where required
     expect(page).to_have_url(base + "/console/")
     expect(page.get_by_role("heading", level=1)).to_have_text("My work")
     return page

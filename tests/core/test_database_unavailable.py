@@ -58,12 +58,13 @@ def test_console_page_answers_a_503_page_while_the_database_is_down_then_recover
     client.force_login(world["dispatcher"])
 
     with database_out_of_reach():
-        down = client.get("/console/", HTTP_ACCEPT_LANGUAGE="en")
+        down = client.get("/console/")
+        english = client.get("/console/", HTTP_ACCEPT_LANGUAGE="en")
 
     assert down.status_code == 503
     assert down["Retry-After"] == "5"
     assert "text/html" in down["Content-Type"]
-    assert "The service is briefly unavailable." in down.content.decode()
+    assert "服务暂时无法使用，请几秒钟后重试。" in down.content.decode()  # Chinese by default
+    assert "The service is briefly unavailable." in english.content.decode()
     up = client.get("/console/")
     assert up.status_code == 200
-

@@ -89,6 +89,7 @@ def test_one_demo_account_per_role_with_a_working_password():
     org = load_demo_org()
 
     expected_roles = {
+        Role.SECURITY_ADMIN,
         Role.HOTLINE_AGENT,
         Role.DISPATCHER,
         Role.HANDLER,

@@ -71,6 +71,7 @@ ERRORS = {
     415: dict,
     422: dict,
     429: dict,
+    503: dict,  # the database out of reach for a moment (core.error_views): retry after a while
 }
 
 
@@ -171,7 +172,7 @@ def _idempotent(
 
 @public_router.post(
     "/uploads",
-    response={201: UploadOut, **ERROR_RESPONSES},
+    response={201: UploadOut, 507: ErrorOut, **ERROR_RESPONSES},
     summary="Upload a photo or PDF (then name it in a submission)",
 )
 def upload(request: HttpRequest, file: File[UploadedFile]) -> Reply[dict[str, Any]]:

@@ -2,8 +2,10 @@
 
 A file's name and the content type a client sends are claims; only the bytes decide. Images are
 decoded and re-encoded from their pixels alone, so EXIF (camera, time, GPS), XMP, ICC profiles
-and text chunks never leave the citizen's phone for our disk. PDFs are checked at the byte level
-for active content (scripts, launch actions, embedded files), which staff would otherwise open.
+and text chunks never leave the citizen's phone for our disk (nor whatever else a polyglot image
+carries: HTML, a ZIP). PDFs are checked at the byte level for active content (scripts, launch
+actions, embedded files), which staff would otherwise open, for being another kind of file too
+(a ZIP, HTML) and for bombs (thousands of pages, streams that inflate without end).
 
 Files live under ``MEDIA_ROOT/<yyyy>/<mm>/<32 random hex>.<ext>``: the name says nothing about
 the citizen or the file, and cannot be guessed to fetch someone else's upload.
@@ -11,6 +13,9 @@ the citizen or the file, and cannot be guessed to fetch someone else's upload.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import errno
 import hashlib
 import io
 import os
@@ -18,7 +23,9 @@ import re
 import secrets
 import tempfile
 import unicodedata
+import zipfile
 import zlib
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -62,6 +69,11 @@ _PDF_FORBIDDEN_NAMES = {
     b"Launch": "pdf_launch",
     b"EmbeddedFile": "pdf_embedded_file",
     b"EmbeddedFiles": "pdf_embedded_file",
+    # XFA forms carry their own scripts; rich media (Flash, 3D) and "go to embedded" open
+    # content inside the file; none belongs in a citizen's letter or a scanned form.
+    b"XFA": "pdf_javascript",
+    b"RichMedia": "pdf_embedded_file",
+    b"GoToE": "pdf_embedded_file",
 }
 # A PDF name: "/" then regular characters; "#hh" escapes let "/Java#53cript" spell JavaScript.
 _PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}\x00]+)")
@@ -72,8 +84,22 @@ _PDF_EOF_WINDOW = 1024
 # Compressed streams (object streams hide dictionaries there) are inflated for the scan, up to
 # this many bytes in all, so a zip bomb inside a PDF costs bounded time and memory.
 _PDF_INFLATE_BUDGET = 64 * 1024 * 1024
+# Streams inside streams (Flate over hex, Flate over Flate) are unwrapped this deep; a viewer
+# decodes any chain of filters, so the scan must see what is under each of them.
+_PDF_DECODE_DEPTH = 4
+# A letter, a form, a scanned document: a few hundred pages at the very most. Thousands of
+# pages in a few megabytes only make the staff's viewer crawl.
+MAX_PDF_PAGES = 500
+# What browsers and old content sniffers take for HTML near the start of a file.
+_HTML_MARKERS = re.compile(
+    rb"<\s*(?:!doctype|html|head|body|script|iframe|svg|img|meta|object|embed)", re.I
+)
+_SNIFF_WINDOW = 1024
+_HEX_STREAM = re.compile(rb"[0-9A-Fa-f\s]+>?")
 
 _READ_CHUNK = 64 * 1024
+# A full disk or an exhausted quota: the citizen can only try again later (507, not a 500).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class _Readable(Protocol):
@@ -85,8 +111,9 @@ def store_upload(
 ) -> Attachment:
     """Check an uploaded file by its content and store it; the caller names its token later.
 
-    Raises ``DomainError`` with ``ATTACHMENT_TOO_LARGE`` (over the byte or pixel limit),
-    ``ATTACHMENT_TYPE`` (not JPEG, PNG or PDF, or a PDF with active content) or
+    Raises ``DomainError`` with ``ATTACHMENT_TOO_LARGE`` (over the byte, pixel, PDF page or
+    PDF stream limit), ``ATTACHMENT_TYPE`` (not JPEG, PNG or PDF, or a PDF with active content
+    or that is also a ZIP or HTML) or
     ``ATTACHMENT_CORRUPT`` (empty, or damaged); a refused file leaves no row and no file behind.
     """
     max_bytes: int = settings.MINSHENG_ATTACHMENT_MAX_BYTES
@@ -108,7 +135,12 @@ def store_upload(
     at = clock.now()
     storage_name = f"{at:%Y}/{at:%m}/{secrets.token_hex(16)}.{EXTENSIONS[kind]}"
     path = _path_of(storage_name)
-    _write_atomically(path, stored)
+    try:
+        _write_atomically(path, stored)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:  # the temporary file is gone: nothing was stored
+            raise DomainError(AppealError.STORAGE_FULL) from exc
+        raise
     try:
         return Attachment.objects.create(
             upload_token=secrets.token_urlsafe(16),
@@ -293,45 +325,109 @@ def _without_metadata(image: Image.Image, kind: str) -> tuple[Image.Image, dict[
 
 
 def _check_pdf(raw: bytes) -> None:
-    """Refuse a PDF that is cut short or carries active content; byte-level, no PDF parser."""
+    """Refuse a PDF that is cut short, carries active content, is also another kind of file
+    (a ZIP, or HTML a sniffer would render), has thousands of pages or streams that inflate
+    beyond the scan's budget; byte-level, no PDF parser."""
     if b"%%EOF" not in raw[-_PDF_EOF_WINDOW:]:
         raise DomainError(AppealError.ATTACHMENT_CORRUPT, details={"reason": "pdf_truncated"})
+    # A PDF that is also a ZIP (a JAR, an Office file) or starts like HTML is a polyglot: what
+    # it does depends on which program opens it.
+    if _HTML_MARKERS.search(raw[:_SNIFF_WINDOW]) or zipfile.is_zipfile(io.BytesIO(raw)):
+        raise DomainError(AppealError.ATTACHMENT_TYPE, details={"reason": "pdf_polyglot"})
     names = _pdf_names(raw)
     # Encrypted strings and streams cannot be scanned, so what they hide cannot be vouched for.
     if b"Encrypt" in names:
         raise DomainError(AppealError.ATTACHMENT_TYPE, details={"reason": "pdf_encrypted"})
-    names |= _pdf_names_in_streams(raw)
+    names.update(_pdf_names_in_streams(raw))
     for name, reason in _PDF_FORBIDDEN_NAMES.items():
         if name in names:
             raise DomainError(AppealError.ATTACHMENT_TYPE, details={"reason": reason})
+    if names[b"Page"] > MAX_PDF_PAGES:
+        raise DomainError(
+            AppealError.ATTACHMENT_TOO_LARGE,
+            details={"reason": "pdf_pages", "max_pages": MAX_PDF_PAGES},
+        )
 
 
-def _pdf_names(data: bytes) -> set[bytes]:
-    return {
+def _pdf_names(data: bytes) -> Counter[bytes]:
+    """Each PDF name in ``data`` (``#hh`` escapes decoded) with how often it occurs."""
+    return Counter(
         _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), match.group(1))
         for match in _PDF_NAME.finditer(data)
-    }
+    )
 
 
-def _pdf_names_in_streams(raw: bytes) -> set[bytes]:
-    """Names inside zlib-compressed streams, where object streams keep whole dictionaries."""
-    names: set[bytes] = set()
-    budget = _PDF_INFLATE_BUDGET
+class _Budget:
+    """Bytes the stream scan may still inflate; running out refuses the file."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+    def spend(self, amount: int) -> None:
+        self.left -= amount
+        if self.left < 0:
+            raise DomainError(
+                AppealError.ATTACHMENT_TOO_LARGE,
+                details={"reason": "pdf_streams", "max_inflated_bytes": _PDF_INFLATE_BUDGET},
+            )
+
+
+def _pdf_names_in_streams(raw: bytes) -> Counter[bytes]:
+    """Names inside encoded streams, where object streams keep whole dictionaries.
+
+    Each stream is decoded as Flate, hex or ASCII85, again and again, so a chain of filters
+    hides nothing; a stream that decodes as none of them (an image, a font) holds nothing a
+    viewer would execute. The inflated bytes count against one budget for the whole file: a
+    "zip bomb" stream is refused, never skipped (what follows it would go unscanned). Image
+    pixels (most of a scanned document's bytes) are not inflated: a viewer only paints them.
+    """
+    names: Counter[bytes] = Counter()
+    budget = _Budget(_PDF_INFLATE_BUDGET)
     for match in _PDF_STREAM.finditer(raw):
-        if budget <= 0:
-            break
         start = match.end()
         end = raw.find(b"endstream", start)
         if end < 0:
             break
-        inflater = zlib.decompressobj()
-        try:
-            inflated = inflater.decompress(raw[start:end], budget)
-        except zlib.error:
-            continue  # not Flate (images, fonts, or damaged): nothing a viewer would execute
-        budget -= len(inflated)
-        names |= _pdf_names(inflated)
+        if _is_image_stream(raw, match.start()):
+            continue
+        layer = raw[start:end]
+        for _depth in range(_PDF_DECODE_DEPTH):
+            decoded = _decode_stream(layer, budget)
+            if decoded is None:
+                break
+            names.update(_pdf_names(decoded))
+            layer = decoded
     return names
+
+
+def _is_image_stream(raw: bytes, stream_at: int) -> bool:
+    """Whether the dictionary before ``stream_at`` declares an image and nothing a viewer
+    would read objects from (an object or cross-reference stream)."""
+    opened = raw.rfind(b"obj", max(stream_at - _PDF_EOF_WINDOW * 4, 0), stream_at)
+    names = _pdf_names(raw[opened:stream_at]) if opened >= 0 else Counter()
+    return names[b"Image"] > 0 and not (names[b"ObjStm"] or names[b"XRef"])
+
+
+def _decode_stream(data: bytes, budget: _Budget) -> bytes | None:
+    """``data`` decoded by the first of Flate, hex and ASCII85 that fits; ``None`` if none."""
+    inflater = zlib.decompressobj()
+    try:
+        inflated = inflater.decompress(data, max(budget.left, 0) + 1)
+    except zlib.error:
+        pass
+    else:
+        budget.spend(len(inflated))
+        return inflated
+    stripped = data.strip()
+    try:
+        if stripped and _HEX_STREAM.fullmatch(stripped):
+            digits = re.sub(rb"[\s>]", b"", stripped)
+            return binascii.unhexlify(digits + b"0" * (len(digits) % 2))  # odd: a final 0
+        if stripped.endswith(b"~>"):
+            return base64.a85decode(stripped, adobe=True)
+    except ValueError:  # binascii.Error too: not that encoding after all
+        return None
+    return None
 
 
 # ---------------------------------------------------------------- storage

@@ -66,6 +66,12 @@ class AppealError(ErrorCode):
     ATTACHMENT_TOO_LARGE = ("attachment_too_large", _("The file is too large."), 413)
     ATTACHMENT_CORRUPT = ("attachment_corrupt", _("The file is damaged and cannot be read."), 422)
     TOO_MANY_ATTACHMENTS = ("too_many_attachments", _("Too many attachments for one appeal."), 422)
+    # The attachments' disk is full: nothing was stored; the citizen may try again later.
+    STORAGE_FULL = (
+        "storage_full",
+        _("The file cannot be stored right now (no space left). Please try again later."),
+        507,
+    )
     UNKNOWN_UPLOAD = ("unknown_upload", _("No such uploaded file (or it is already used)."), 422)
     # One-time login codes of "My appeals" (citizen_login.py).
     NOT_A_MOBILE = (

@@ -1,21 +1,21 @@
 """Staff console: ``/console/``."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
+from minsheng.core import views as core_views
 from minsheng.dispatch import views as dispatch_views
 from minsheng.notify import views as notify_views
+from minsheng.org import views as org_views
 from minsheng.supervision import views as supervision_views
 
 from .views import console
 
 app_name = "console"
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="appeals/console/login.html"),
-        name="login",
-    ),
+    # Staff login security (minsheng.org.security): lockout-aware login, 2FA, password change.
+    path("login/", org_views.StaffLoginView.as_view(), name="login"),
+    path("", include("minsheng.org.urls_console")),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     path("", console.home, name="home"),
     path("appeals/", console.queue, name="queue"),
@@ -40,6 +40,8 @@ urlpatterns = [
         supervision_views.respond,
         name="supervision_respond",
     ),
+    # 审计日志 (minsheng.core): the auditors' read-only page of the audit log.
+    path("audit/", core_views.audit_log, name="audit_log"),
     path("notifications/", notify_views.notification_list, name="notifications"),
     path(
         "notifications/<int:notification_id>/read/",

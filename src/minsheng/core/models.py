@@ -103,6 +103,31 @@ class AuditHead(models.Model):
         return f"{self.count} records, last {self.last_hash[:12]}"
 
 
+class AuditCheckpoint(models.Model):
+    """审计日志保留检查点: where ``minsheng audit purge`` cut one chain (``id`` = chain number).
+
+    Records older than the keep period (``MINSHENG_AUDIT_KEEP_DAYS``) may be deleted, but the
+    chain must still verify: the checkpoint keeps the hash of the last deleted record and how
+    many were deleted, so the first kept record must link to ``last_hash`` and the head's count
+    must equal ``count`` plus the kept records. The purge writes an ``audit.purge`` record
+    carrying every checkpoint into the chain itself, so a forged checkpoint does not verify.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    last_id = models.BigIntegerField()  # the last deleted record's id
+    last_hash = models.CharField(max_length=64)  # and its hash
+    count = models.BigIntegerField()  # records deleted from this chain, every purge together
+    before = models.DateField()  # the purge's cut date (records before it were due)
+    purged_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+
+    def __str__(self) -> str:
+        return f"chain {self.pk}: {self.count} purged up to #{self.last_id}"
+
+
 class IdempotencyRecord(models.Model):
     """The first response to a request carrying an ``Idempotency-Key``, replayed on retries."""
 

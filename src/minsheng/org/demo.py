@@ -238,6 +238,7 @@ DEMO_ACCOUNTS: list[tuple[str, Role, str]] = [
     ("supervisor", Role.SUPERVISOR, CITY_CODE),
     ("center_admin", Role.CENTER_ADMIN, CITY_CODE),
     ("auditor", Role.AUDITOR, CITY_CODE),
+    ("security_admin", Role.SECURITY_ADMIN, CITY_CODE),
     ("hexing_leader", Role.UNIT_LEADER, _DEMO_TOWNSHIP),
     ("hexing_handler", Role.HANDLER, _DEMO_TOWNSHIP),
     ("hexingcun_handler", Role.HANDLER, _DEMO_VILLAGE),
@@ -250,6 +251,7 @@ _ROLE_TITLES = {
     Role.SUPERVISOR: "督办员",
     Role.CENTER_ADMIN: "中心管理员",
     Role.AUDITOR: "审计员",
+    Role.SECURITY_ADMIN: "安全管理员",
     Role.UNIT_LEADER: "负责人",
     Role.HANDLER: "承办人",
 }

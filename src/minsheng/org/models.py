@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import TERRITORIAL_KINDS, Role, UnitKind
@@ -67,6 +70,18 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.display_name or self.username
+
+    # Staff login security: every new password restarts the maximum age (org/passwords.py).
+    def set_password(self, raw_password: str | None) -> None:
+        super().set_password(raw_password)
+        self.password_changed_at = timezone.now()
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # ``save(update_fields=["password"])`` after set_password keeps the stamp with it.
+        fields = kwargs.get("update_fields")
+        if fields is not None and "password" in fields and self._password is not None:
+            kwargs["update_fields"] = {*fields, "password_changed_at"}
+        super().save(*args, **kwargs)
 
 
 class Membership(models.Model):
