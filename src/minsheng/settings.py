@@ -422,5 +422,7 @@ MIDDLEWARE.insert(0, "minsheng.core.metrics.MetricsMiddleware")  # times all the
 # Behind a proxy (docs/deploy.md): nginx terminates TLS and says so in X-Forwarded-Proto. Trust
 # that header only when MINSHENG_BEHIND_PROXY=1 and the app port is reachable from the proxy
 # alone; otherwise a client could claim HTTPS. Needed for secure cookies and CSRF origin checks.
-if _env_bool("BEHIND_PROXY"):
+# With it, per-address rate limits key on the X-Real-IP the proxy sets (core/ratelimit.py).
+MINSHENG_BEHIND_PROXY = _env_bool("BEHIND_PROXY")
+if MINSHENG_BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
@@ -11,6 +13,20 @@ from .errors import CoreError, DomainError
 
 
 def client_address(request: HttpRequest) -> str:
+    """The citizen's address, the key of per-address limits.
+
+    Behind the trusted proxy (``MINSHENG_BEHIND_PROXY``) every connection comes from the proxy,
+    so the address is the ``X-Real-IP`` the proxy sets from its own peer (nginx:
+    ``proxy_set_header X-Real-IP $remote_addr``, which replaces whatever a client sent).
+    Without the setting the header is ignored: anyone could send one and get a fresh budget
+    per request. A header that is not an address falls back to the connection's.
+    """
+    if settings.MINSHENG_BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_REAL_IP", "").strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            pass
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
