@@ -48,6 +48,7 @@ class Stack:
     """A database of its own, the demo org, and the processes started on it."""
 
     database: str
+    admin_url: str = ADMIN_URL
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="minsheng-fault-")))
     env: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
@@ -57,9 +58,9 @@ class Stack:
 
     def prepare(self, extra_env: dict[str, str] | None = None) -> None:
         say(f"creating database {self.database} …")
-        intake.recreate_database(ADMIN_URL, self.database)
+        intake.recreate_database(self.admin_url, self.database)
         (self.root / "data").mkdir(exist_ok=True)
-        self.env = bench_env(with_database(ADMIN_URL, self.database), self.root / "data")
+        self.env = bench_env(with_database(self.admin_url, self.database), self.root / "data")
         # the code of this checkout, whatever the virtualenv's editable install points at
         self.env["PYTHONPATH"] = str(BENCH.parent / "src")
         self.env.update(extra_env or {})
@@ -114,7 +115,7 @@ class Stack:
             say(f"kept {self.root} and database {self.database}")
             return
         with contextlib.suppress(BenchError):
-            intake.drop_database(ADMIN_URL, self.database)
+            intake.drop_database(self.admin_url, self.database)
         import shutil
 
         shutil.rmtree(self.root, ignore_errors=True)
