@@ -15,17 +15,19 @@ What one run does:
    and overdue: an old backlog, as real queues have. After loading, ``VACUUM FULL`` compacts
    the tables the replay bloated (see ``load``).
 2. Measure, in this process, with ``django.test.Client`` through the whole middleware stack
-   (sessions in the database, authentication, CSRF, messages, templates): for the demo
-   accounts of several roles (``--roles``: city dispatcher, township handler, village handler,
-   department handler, township leader) the console home (its counts), the queue (default,
-   status filter, overdue shortcut, free-text search, search by tracking code, the third keyset
-   page) and the detail pages of random appeals the account may see; for a citizen, the
-   portal's tracking look-up (``POST /track/`` with code and phone) and the tracking page it
-   redirects to. After ``--warmup`` rounds it sends ``--requests`` requests per page kind,
-   interleaved round by round so the shared machine's noise spreads evenly, and reports
-   p50/p95/p99/max milliseconds, then counts the SQL statements (and their time) of a few more
-   requests per kind with ``CaptureQueriesContext``. ``--http`` does the same timing over HTTP
-   against ``minsheng serve`` (started by this script on 127.0.0.1, or a server you name).
+   (sessions in the database, authentication, CSRF, messages, templates): for the demo accounts
+   of several roles (``--roles``: city dispatcher, township handler, village handler, department
+   handler, township leader) the console home (its counts), the queue (default, status filter,
+   overdue shortcut, free-text search, search by tracking code, the third keyset page; with
+   ``--only`` naming them, also the searches of issue 6: a common phrase, a word no appeal
+   holds, one character, a rare word) and the detail pages of random appeals the account may
+   see; for a citizen, the portal's tracking look-up (``POST /track/`` with code and phone) and
+   the tracking page it redirects to. After ``--warmup`` rounds it sends ``--requests`` requests
+   per page kind, interleaved round by round so the shared machine's noise spreads evenly, and
+   reports p50/p95/p99/max milliseconds, then counts the SQL statements (and their time) of a
+   few more requests per kind with ``CaptureQueriesContext``. ``--http`` does the same timing
+   over HTTP against ``minsheng serve`` (started by this script on 127.0.0.1, or a server you
+   name).
 3. Prints a table; ``--record`` writes it to the "## Pages (issue 3)" section of
    ``bench/RESULTS.md``. ``--explain`` prints ``EXPLAIN (ANALYZE, BUFFERS)`` of the slowest
    statement of every kind over the target (``--explain all``: of every kind).
@@ -94,6 +96,13 @@ ROLES = {
 }
 DEFAULT_ROLES = "dispatcher,township,village,department,leader"
 SEARCH_WORD = "噪声"  # in one of the demo's noise complaints (SNIPPETS "03")
+# More searches (issue 6): a common four-character phrase, whose bigrams PostgreSQL would
+# estimate as independent (SNIPPETS "04"); a word no appeal holds (the LIKE reads every appeal
+# in scope); one character (a prefix match on the bigram index). The rare word is the address
+# of a random appeal the account sees ("高坪村46号": a place and a house number).
+SEARCH_PHRASE = "消防通道"
+SEARCH_ABSENT = "自来水管爆裂"
+SEARCH_CHAR = "堵"  # in two of the demo's snippets ("02", "04")
 
 
 # ------------------------------------------------------------------------------- database
@@ -311,6 +320,27 @@ def build_kinds(
         add("queue status=in_progress", role, fixed(f"{queue_url}?status=in_progress"))
         add("queue overdue", role, fixed(f"{queue_url}?overdue=1"))
         add("queue search text", role, fixed(f"{queue_url}?{urlencode({'q': SEARCH_WORD})}"))
+        # The issue-6 searches only when asked for by name (--only search): the default run and
+        # its recorded table keep the pages of issue 3.
+        if only:
+            for page, word in [
+                ("queue search phrase", SEARCH_PHRASE),
+                ("queue search absent", SEARCH_ABSENT),
+                ("queue search 1 char", SEARCH_CHAR),
+            ]:
+                add(page, role, fixed(f"{queue_url}?{urlencode({'q': word})}"))
+        if only and wanted("queue search rare"):
+            addresses = dict(
+                Appeal.objects.filter(pk__in={pk for pk, _code in picks}).values_list(
+                    "pk", "address"
+                )
+            )
+            rare = [addresses[pk] or SEARCH_ABSENT for pk, _code in picks]
+            add(
+                "queue search rare",
+                role,
+                lambda i, rare=rare: Request("GET", f"{queue_url}?{urlencode({'q': rare[i]})}"),
+            )
         add(
             "queue search code",
             role,
