@@ -355,6 +355,31 @@ def test_anonymous_staff_requests_are_401(world):
     assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
 
 
+def test_a_staff_post_without_any_credentials_is_401_not_a_csrf_failure(world):
+    # given an appeal waiting to be dispatched, and a client with no session and no token
+    appeal = submitted(world)
+    client = Client(enforce_csrf_checks=True)
+
+    # when it tries a transition
+    response = client.post(f"/api/v1/appeals/{appeal.pk}/dispatch", {}, "application/json")
+
+    # then it is told to log in (not that a CSRF check failed), and nothing changed
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert reload(appeal).status == "received"
+
+
+def test_a_session_post_without_the_csrf_token_is_still_refused(world):
+    appeal = submitted(world)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world["dispatcher"])
+
+    response = client.post(f"/api/v1/appeals/{appeal.pk}/dispatch", {}, "application/json")
+
+    assert response.status_code == 403
+    assert reload(appeal).status == "received"
+
+
 def test_openapi_document_is_served(world):
     schema = Client().get("/api/openapi.json").json()
     assert "/api/v1/public/appeals" in schema["paths"]
