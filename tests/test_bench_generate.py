@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from minsheng.analytics.models import DailyRollup
@@ -134,6 +135,42 @@ def test_generated_sample_obeys_the_invariants_and_copies_its_templates():
     refresh_rollups(full=True)
     counted = DailyRollup.objects.aggregate(r=Sum("received"), i=Sum("invalid"), m=Sum("merged"))
     assert sum(counted.values()) == 200
+
+
+def _schema(tables: list[str]) -> set[tuple[str, ...]]:
+    """Indexes and constraints by name and definition (a partial index's predicate is compared
+    by whether it has one: PostgreSQL deparses ``IN (…)`` differently once rebuilt)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s)", [tables]
+        )
+        indexes = {(name, *definition.partition(" WHERE ")[:2]) for name, definition in cursor}
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = ANY(%s::regclass[])",
+            [tables],
+        )
+        return indexes | set(cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's bulk path")
+def test_indexes_dropped_for_the_copies_come_back_and_check_what_was_written():
+    generate = _generate()
+    tables = [m._meta.db_table for m in generate._models().values()]
+    before = _schema(tables)
+    assert ("UNIQUE (tracking_code)",) in {tuple(d[1:]) for d in before}
+    assert any("USING gin" in d[1] for d in before)
+    # when: a run defers them, copies, and builds them back
+    figures = generate.generate(90, templates=40, batch=25, say=lambda _: None)
+    # then: the same indexes and constraints, by name and definition
+    assert figures["appeals"] == 90
+    assert _schema(tables) == before
+    assert generate._meta_get("deferred") is None
+    # and they work: a duplicate tracking code is refused again
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Appeal.objects.filter(pk=Appeal.objects.order_by("pk")[1].pk).update(
+            tracking_code=Appeal.objects.order_by("pk")[0].tracking_code
+        )
 
 
 def test_generator_refuses_a_database_holding_other_appeals(world):
