@@ -193,6 +193,9 @@ MINSHENG_MAX_REQUEST_BYTES = MINSHENG_ATTACHMENT_MAX_BYTES + 1024 * 1024
 MINSHENG_TRACKING_RATE = int(_env("TRACKING_RATE", "10"))
 # How often an unsatisfied rating may reopen an appeal (不满意重办), by policy.
 MINSHENG_MAX_REOPENS = int(_env("MAX_REOPENS", "1"))
+# 回访: days after closing during which an unrated appeal waits for the callback (the home
+# page's "closed, not yet rated"); a citizen may still rate later.
+MINSHENG_CALLBACK_DAYS = int(_env("CALLBACK_DAYS", "7"))
 MINSHENG_ALLOW_DEMO_ACCOUNTS = _env_bool("ALLOW_DEMO_ACCOUNTS")
 # Text messages (login codes): a dotted path to a class with ``send(phone, text)``; the default
 # writes each message to the log, for a demo or a network without an SMS gateway.

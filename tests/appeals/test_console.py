@@ -129,6 +129,20 @@ def test_home_counts_for_a_dispatcher(world):
     assert "/console/appeals/?overdue=1" in response.content.decode()
 
 
+def test_unrated_worklist_holds_the_callback_window_only(world, settings):
+    settings.MINSHENG_CALLBACK_DAYS = 7
+    recent, old = closed(world), closed(world)
+    Appeal.objects.filter(pk=old.pk).update(closed_at=timezone.now() - timedelta(days=8))
+    client = client_for(world["dispatcher"])
+    # then: the tile counts, and its queue shows, the one closed within 7 days
+    assert tiles(client.get("/console/"))["unrated"] == 1
+    assert queue_codes(client.get("/console/appeals/?unrated=1")) == [recent.tracking_code]
+    # and the old one may still be rated (the window is the worklist's, not the citizen's)
+    services.rate_appeal(appeal=old, actor=world["agent"], rating="satisfied")
+    settings.MINSHENG_CALLBACK_DAYS = 9
+    assert tiles(client.get("/console/"))["unrated"] == 1
+
+
 def test_home_counts_for_a_town_handler(world):
     seed_home(world)
     response = client_for(world["town_handler"]).get("/console/")

@@ -154,11 +154,15 @@ def test_visible_to_matches_can_view(world):
         in_progress(world),
         submitted(world, territory=world.other_village),
         dispatched(world, territory=world.other_village),
+        dispatched(world),
+        closed(world),
     ]
     services.transfer_appeal(appeal=appeals[2], actor=world["town_handler"], unit=world.village)
     services.dispatch_appeal(
         appeal=appeals[3], actor=world["dispatcher"], unit=world.dept, co_units=[world.town]
     )
+    # merged: its assignments end, its lead unit stays (visible_to reads the lead unit)
+    services.merge_appeal(appeal=appeals[5], actor=world["dispatcher"], into=appeals[1])
     for name in USERS:
         user = fresh(world[name])
         by_query = set(appeals_for(user).values_list("pk", flat=True))

@@ -27,7 +27,7 @@ from minsheng.appeals.models import OPEN, Appeal, AppealEvent, Category
 from minsheng.core.errors import DomainError
 from minsheng.org.choices import Role
 from minsheng.org.models import OrgUnit, User
-from minsheng.org.selectors import posts_of
+from minsheng.org.selectors import posts_of, unit_ids_under
 
 from . import kpi
 from .errors import AnalyticsError
@@ -85,13 +85,6 @@ def require_scope(user: User) -> Scope:
     if scope is None:
         raise DomainError(AnalyticsError.NO_ACCESS)
     return scope
-
-
-def _ids_under(paths: Iterable[str]) -> list[int]:
-    q = Q(pk__in=[])
-    for path in paths:
-        q |= Q(path__startswith=path)
-    return list(OrgUnit.objects.filter(q).values_list("pk", flat=True))
 
 
 def units_in_scope(scope: Scope) -> list[OrgUnit]:
@@ -237,14 +230,14 @@ def rollups(scope: Scope, f: StatsFilter, needs: Iterable[str] = ()) -> QuerySet
 def _filtered(qs: QuerySet[Any], scope: Scope, f: StatsFilter) -> QuerySet[Any]:
     qs = qs.filter(day__gte=f.date_from, day__lte=f.date_to)
     if not scope.everything:
-        seen = Q(lead_unit_id__in=_ids_under(scope.unit_paths))
+        seen = Q(lead_unit_id__in=unit_ids_under(scope.unit_paths))
         if scope.territory_paths:
-            seen |= Q(territory_id__in=_ids_under(scope.territory_paths))
+            seen |= Q(territory_id__in=unit_ids_under(scope.territory_paths))
         qs = qs.filter(seen)
     if f.unit is not None:
-        qs = qs.filter(lead_unit_id__in=_ids_under([f.unit.path]))
+        qs = qs.filter(lead_unit_id__in=unit_ids_under([f.unit.path]))
     if f.place is not None:
-        qs = qs.filter(territory_id__in=_ids_under([f.place.path]))
+        qs = qs.filter(territory_id__in=unit_ids_under([f.place.path]))
     if f.category is not None:
         qs = qs.filter(category_id__in=_category_ids(f.category))
     if f.channel:
@@ -501,9 +494,9 @@ def category_table(scope: Scope, f: StatsFilter) -> list[CategoryRow]:
 def _appeals(user: User, f: StatsFilter) -> QuerySet[Appeal]:
     qs = appeal_selectors.appeals_for(user)
     if f.unit is not None:
-        qs = qs.filter(lead_unit__path__startswith=f.unit.path)
+        qs = qs.filter(lead_unit_id__in=unit_ids_under([f.unit.path]))
     if f.place is not None:
-        qs = qs.filter(territory__path__startswith=f.place.path)
+        qs = qs.filter(territory_id__in=unit_ids_under([f.place.path]))
     return qs
 
 

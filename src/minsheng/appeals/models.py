@@ -226,6 +226,13 @@ class Appeal(models.Model):
                 include=["id"],
                 name="appeal_status_due",
             ),
+            # 回访 worklist ("closed, not yet rated" within the callback window): the recent end
+            # of the unrated closed appeals, not a count over every closed appeal of the years.
+            models.Index(
+                fields=["closed_at"],
+                condition=models.Q(status="closed", rating=""),
+                name="appeal_unrated_closed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -243,7 +250,16 @@ class AppealAssignment(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["unit", "active"], name="assignment_unit_active")]
+        indexes = [
+            models.Index(fields=["unit", "active"], name="assignment_unit_active"),
+            # A unit's current co-handling shares (协办), the part of its visibility that
+            # ``Appeal.lead_unit`` does not hold: a few per cent of the assignments.
+            models.Index(
+                fields=["unit", "appeal"],
+                condition=models.Q(active=True, role="co"),
+                name="assignment_active_co",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.appeal_id} {self.role} {self.unit_id}"

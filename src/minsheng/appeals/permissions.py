@@ -7,13 +7,13 @@ their subtree). Out-of-scope appeals are invisible (404), not forbidden (403).
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from minsheng.org.choices import Role
 from minsheng.org.models import OrgUnit, User
-from minsheng.org.selectors import Post, posts_of
+from minsheng.org.selectors import Post, posts_of, unit_ids_under
 
-from .choices import Action, Channel
+from .choices import Action, AssignmentRole, Channel
 from .models import Appeal, AppealAssignment
 
 R = Role
@@ -133,27 +133,35 @@ def can_intake(user: User, channel: str, territory: OrgUnit | None) -> bool:
 
 
 def visible_to(user: User) -> Q:
-    """The filter every staff read of appeals goes through (DESIGN.md invariant 3)."""
+    """The filter every staff read of appeals goes through (DESIGN.md invariant 3).
+
+    Units are named by id (``unit_ids_under``), not joined by path, and a unit's share as
+    co-handler is read from the small partial index of active co-assignments: the lead unit is
+    ``Appeal.lead_unit`` itself (its active lead assignment always names the same unit), so
+    the filter stays a per-row test on the appeal that any index can serve — see
+    docs/scaling.md "Scopes".
+    """
     posts = posts_of(user)
     q = Q(intake_by=user.pk) if user.pk else Q(pk__in=[])
+    center: list[str] = []
+    units: list[int] = []
     for post in posts:
         if post.role in CENTER_VIEW_ROLES:
             if _is_root(post):
                 return Q()
-            q |= Q(territory__path__startswith=post.unit_path)
-            q |= Q(lead_unit__path__startswith=post.unit_path)
+            center.append(post.unit_path)
         elif post.role == R.HANDLER:
-            q |= Q(lead_unit_id=post.unit_id) | Exists(
-                AppealAssignment.objects.filter(
-                    appeal=OuterRef("pk"), unit_id=post.unit_id, active=True
-                )
-            )
+            units.append(post.unit_id)
         elif post.role == R.UNIT_LEADER:
-            q |= Q(lead_unit__path__startswith=post.unit_path) | Exists(
-                AppealAssignment.objects.filter(
-                    appeal=OuterRef("pk"), unit__path__startswith=post.unit_path, active=True
-                )
-            )
+            units += unit_ids_under([post.unit_path])
+    if center:
+        ids = unit_ids_under(center)
+        q |= Q(territory_id__in=ids) | Q(lead_unit_id__in=ids)
+    if units:
+        co = AppealAssignment.objects.filter(
+            unit_id__in=sorted(set(units)), active=True, role=AssignmentRole.CO
+        )
+        q |= Q(lead_unit_id__in=sorted(set(units))) | Q(pk__in=co.values("appeal_id"))
     return q
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -30,6 +31,7 @@ from django.utils import timezone
 
 from minsheng.core.errors import DomainError
 from minsheng.org.models import OrgUnit, User
+from minsheng.org.selectors import unit_ids_under
 
 from . import permissions, services
 from .choices import Status
@@ -57,7 +59,11 @@ def attention_filters(now: datetime) -> dict[str, Q]:
         "overdue": running & Q(due_at__lt=now),
         "returned": Q(status=Status.RETURNED),
         "replied": Q(status=Status.REPLIED),
-        "unrated": Q(status=Status.CLOSED, rating=""),
+        "unrated": Q(
+            status=Status.CLOSED,
+            rating="",
+            closed_at__gte=now - timedelta(days=settings.MINSHENG_CALLBACK_DAYS),
+        ),
     }
 
 
@@ -73,7 +79,7 @@ class QueueFilter:
     text: str = ""
     due_24h: bool = False  # running, completion deadline within the next 24 hours
     overdue: bool = False  # running, past its completion deadline
-    unrated: bool = False  # closed, not yet rated (waiting for the callback)
+    unrated: bool = False  # closed within the callback window, not yet rated
     place: int | None = None  # territory (township, village), including its subtree
     counted: bool = False  # only appeals the statistics count: neither invalid nor merged
     sort: str = "newest"  # one of SORTS
@@ -151,10 +157,10 @@ def queue_queryset(user: User, filters: QueueFilter) -> QuerySet[Appeal]:
         qs = qs.filter(appeal_type__in=filters.appeal_type)
     if filters.unit is not None:
         unit = OrgUnit.objects.filter(pk=filters.unit).first()
-        qs = qs.filter(lead_unit__path__startswith=unit.path) if unit else qs.none()
+        qs = qs.filter(lead_unit_id__in=unit_ids_under([unit.path])) if unit else qs.none()
     if filters.place is not None:
         place = OrgUnit.objects.filter(pk=filters.place).first()
-        qs = qs.filter(territory__path__startswith=place.path) if place else qs.none()
+        qs = qs.filter(territory_id__in=unit_ids_under([place.path])) if place else qs.none()
     if filters.counted:
         qs = qs.exclude(status__in=(Status.INVALID, Status.MERGED))
     if filters.category is not None:

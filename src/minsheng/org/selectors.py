@@ -72,6 +72,16 @@ def subtree_q(paths: Iterable[str], field: str) -> Q:
     return q
 
 
+def unit_ids_under(paths: Iterable[str]) -> list[int]:
+    """Ids of every unit in the subtrees (inactive ones too: old appeals still name them).
+
+    Appeal filters use these ids, not a join on the path: ``lead_unit_id = ANY(…)`` is a
+    per-row test the planner can put under any index, where the join forced a scan of every
+    appeal in the table (a township leader's overdue queue: 1.1 s at 2M appeals).
+    """
+    return list(units_in(paths).values_list("pk", flat=True))
+
+
 def units_in(paths: Iterable[str]) -> QuerySet[OrgUnit]:
     return OrgUnit.objects.filter(subtree_q(paths, "path"))
 
@@ -92,5 +102,6 @@ __all__ = [
     "roles_of",
     "subtree_q",
     "territory_units",
+    "unit_ids_under",
     "units_in",
 ]
