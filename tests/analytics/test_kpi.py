@@ -108,7 +108,7 @@ def test_unit_and_handler_figures(world):
         (row.unit.name if row.unit else None): row.counters
         for row in selectors.unit_table(scope, march)
     }
-    handlers = selectors.handler_table(world["center_admin"], march)
+    handlers = selectors.handler_table(scope, march)
     # then: a b c d led by the town; e h never dispatched (the center's own)
     assert units["和兴镇"].received == 4
     assert units["和兴镇"].closed == 2
@@ -162,3 +162,33 @@ def test_overdue_now_counts_running_appeals_past_their_deadline_only(world):
         )
         assert count == expected.count() == 1
         assert [a.pk for a in most] == [built["d"].pk]
+
+
+@pytest.mark.django_db
+def test_handler_table_follows_the_appeals_outcome_scope_and_place(world):
+    from minsheng.appeals import services
+
+    march_set = build_march(world)
+    refresh_rollups()
+    march = selectors.StatsFilter(date_from=date(2026, 3, 1), date_to=date(2026, 3, 31))
+
+    def table(scope: selectors.Scope, f: selectors.StatsFilter = march) -> list[tuple]:
+        return [(h.name, h.handled, h.closed, h.rated) for h in selectors.handler_table(scope, f)]
+
+    town = selectors.Scope(everything=False, unit_paths=(world.town.path,))
+    other = selectors.Scope(everything=False, unit_paths=(world.other_town.path,))
+    assert table(town) == [("town_handler", 4, 2, 2)]
+    assert table(other) == []
+    # the place filter: only d lies in the other village (closed, rated, then reopened)
+    in_place = selectors.StatsFilter(
+        date_from=march.date_from, date_to=march.date_to, place=world.other_village
+    )
+    assert table(town, in_place) == [("town_handler", 1, 0, 0)]
+    # when: c is replied and closed now; the worker's next (incremental) refresh
+    services.reply_appeal(
+        appeal=march_set.appeals["c"], actor=world["town_handler"], reply="已处理"
+    )
+    services.approve_reply(appeal=march_set.appeals["c"], actor=world["dispatcher"])
+    refresh_rollups()
+    # then: the handler's closed count follows the appeal's outcome now
+    assert table(town) == [("town_handler", 4, 3, 2)]

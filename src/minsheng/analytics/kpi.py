@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from minsheng.appeals.choices import Rating, Status
+from minsheng.appeals.choices import Action, Rating, Status
 from minsheng.core import calendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -37,6 +37,8 @@ DAYS_PLACES = Decimal("0.1")  # 3.4 working days
 SATISFIED = frozenset({Rating.SATISFIED, Rating.BASICALLY_SATISFIED})
 # Not appeals anyone handles: counted apart, never in "received" (see docs/kpi.md).
 EXCLUDED = frozenset({Status.INVALID, Status.MERGED})
+# Who handled an appeal, for the per-handler table: whoever accepted (签收) or replied (答复).
+HANDLER_ACTIONS = (Action.ACCEPT, Action.REPLY)
 
 
 def min_sample() -> int:

@@ -69,6 +69,44 @@ class DailyRollup(RollupCounters):
         return f"{self.day} {self.lead_unit_id}/{self.territory_id}/{self.category_id}"
 
 
+class DailyHandlerRollup(models.Model):
+    """日汇总 by handler: per day received, staff member who accepted (签收) or replied (答复),
+    lead unit and place now: how many of those appeals they handled, and their outcome now.
+
+    The ranking page's per-handler table read the events of every appeal of the month (over a
+    second at a million appeals a year); this table has a few rows per handler and day and is
+    recomputed with ``DailyRollup`` (``analytics.rollups``), day by day, from the events.
+    An appeal counts once per person who acted on it (``handled`` is a distinct count within
+    a row, and an appeal lies in exactly one row per person).
+    """
+
+    day = models.DateField(_("day received"))
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lead_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    territory = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    handled = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    closed_on_time = models.PositiveIntegerField(default=0)
+    rated = models.PositiveIntegerField(default=0)
+    satisfied = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily handler rollup")
+        verbose_name_plural = _("daily handler rollups")
+        indexes = [
+            models.Index(fields=["day"], name="rollup_handler_day"),
+            models.Index(fields=["lead_unit", "day"], name="rollup_handler_unit_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.actor_id} {self.lead_unit_id}/{self.territory_id}"
+
+
 class RollupState(models.Model):
     """The refresher's watermark (one row): events up to ``high_event_id`` have been read.
 

@@ -34,13 +34,15 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from minsheng.appeals.choices import Status
 from minsheng.appeals.models import Appeal, AppealEvent
 
 from . import kpi
-from .models import NARROW_ROLLUPS, DailyRollup, RollupState
+from .models import NARROW_ROLLUPS, DailyHandlerRollup, DailyRollup, RollupState
 
 DIMENSIONS = ("lead_unit_id", "territory_id", "category_id", "channel", "appeal_type")
 _ONE_DAY = timedelta(days=1)
@@ -101,6 +103,7 @@ def recompute_days(days: Iterable[date]) -> int:
     with transaction.atomic():
         for first, last in _runs(wanted):
             DailyRollup.objects.filter(day__gte=first, day__lte=last).delete()
+            DailyHandlerRollup.objects.filter(day__gte=first, day__lte=last).delete()
             for model, _dims in NARROW_ROLLUPS:
                 model.objects.filter(day__gte=first, day__lte=last).delete()
         DailyRollup.objects.bulk_create(
@@ -112,6 +115,7 @@ def recompute_days(days: Iterable[date]) -> int:
         )
         for first, last in _runs(wanted):
             _write_narrow(first, last)
+            _write_handlers(first, last)
     return len(wanted)
 
 
@@ -131,6 +135,57 @@ def _write_narrow(first: date, last: date) -> None:
             ],
             batch_size=1000,
         )
+
+
+def _write_handlers(first: date, last: date) -> None:
+    """The handler rows of the days, from the events of the appeals received on them.
+
+    One aggregate in the database per run of days: events joined to their appeals by the
+    appeals' received range, grouped by (day, person, lead unit, place); distinct counts,
+    as a person who both accepted and replied handled the appeal once.
+    """
+    closed = Q(appeal__status=Status.CLOSED)
+    rated = closed & ~Q(appeal__rating="")
+    grouped = (
+        AppealEvent.objects.filter(
+            appeal__created_at__gte=day_start(first),
+            appeal__created_at__lt=day_start(last + _ONE_DAY),
+            action__in=kpi.HANDLER_ACTIONS,
+            actor__isnull=False,
+        )
+        .exclude(appeal__status__in=kpi.EXCLUDED)
+        .annotate(day=TruncDate("appeal__created_at", tzinfo=kpi.SHANGHAI))
+        .values("day", "actor_id", "appeal__lead_unit_id", "appeal__territory_id")
+        .annotate(
+            handled=Count("appeal_id", distinct=True),
+            closed=Count("appeal_id", distinct=True, filter=closed),
+            closed_on_time=Count(
+                "appeal_id", distinct=True, filter=closed & Q(appeal__closed_on_time=True)
+            ),
+            rated=Count("appeal_id", distinct=True, filter=rated),
+            satisfied=Count(
+                "appeal_id", distinct=True, filter=rated & Q(appeal__rating__in=kpi.SATISFIED)
+            ),
+            solved=Count("appeal_id", distinct=True, filter=rated & Q(appeal__solved=True)),
+        )
+        .order_by()
+    )
+    DailyHandlerRollup.objects.bulk_create(
+        (
+            DailyHandlerRollup(
+                day=row["day"],
+                actor_id=row["actor_id"],
+                lead_unit_id=row["appeal__lead_unit_id"],
+                territory_id=row["appeal__territory_id"],
+                **{name: row[name] for name in HANDLER_COUNTERS},
+            )
+            for row in grouped.iterator(chunk_size=_ID_CHUNK)
+        ),
+        batch_size=1000,
+    )
+
+
+HANDLER_COUNTERS = ("handled", "closed", "closed_on_time", "rated", "satisfied", "solved")
 
 
 def _received_days(appeal_ids: Iterable[int]) -> set[date]:
@@ -183,6 +238,7 @@ def refresh_rollups(
         days = _all_days() if full else sorted(_received_days(appeal_ids))
         if full:
             DailyRollup.objects.all().delete()
+            DailyHandlerRollup.objects.all().delete()
             for model, _dims in NARROW_ROLLUPS:
                 model.objects.all().delete()
         done = 0

@@ -17,13 +17,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, Func, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Func, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
 from minsheng.appeals import selectors as appeal_selectors
-from minsheng.appeals.choices import OPEN_STATUSES, Action, Status
-from minsheng.appeals.models import OPEN, Appeal, AppealEvent, Category
+from minsheng.appeals.choices import OPEN_STATUSES, Status
+from minsheng.appeals.models import OPEN, Appeal, Category
 from minsheng.core.errors import DomainError
 from minsheng.org.choices import Role
 from minsheng.org.models import OrgUnit, User
@@ -31,8 +31,8 @@ from minsheng.org.selectors import posts_of, unit_ids_under
 
 from . import kpi
 from .errors import AnalyticsError
-from .models import NARROW_ROLLUPS, DailyRollup
-from .rollups import day_start
+from .models import NARROW_ROLLUPS, DailyHandlerRollup, DailyRollup
+from .rollups import HANDLER_COUNTERS
 
 R = Role
 CENTER_STATS_ROLES = frozenset({R.SUPERVISOR, R.CENTER_ADMIN, R.DISPATCHER, R.AUDITOR})
@@ -622,62 +622,34 @@ class HandlerRow:
         return kpi.percent(self.solved, self.rated)
 
 
-HANDLER_ACTIONS = (Action.ACCEPT, Action.REPLY)
+def handler_table(scope: Scope, f: StatsFilter) -> list[HandlerRow]:
+    """Per staff member who accepted or replied to appeals received in the period, with those
+    appeals' outcome now (``DailyHandlerRollup``; invalid and merged appeals left out).
 
-
-def handler_table(user: User, f: StatsFilter) -> list[HandlerRow]:
-    """Per staff member who accepted or replied to appeals received in the period (events).
-
-    An appeal counts once for each person who acted on it; its outcome is its state now, with
-    the cohort rules of ``kpi`` (invalid and merged appeals left out).
+    The period, the statistics scope and ``f.unit`` / ``f.place`` apply; the table has no
+    category, channel or type dimension.
     """
-    appeals = _appeals(user, f).filter(
-        created_at__gte=day_start(f.date_from),
-        created_at__lt=day_start(f.date_to + timedelta(days=1)),
-    )
-    if f.category is not None:
-        appeals = appeals.filter(category_id__in=_category_ids(f.category))
-    if f.channel:
-        appeals = appeals.filter(channel=f.channel)
-    if f.appeal_type:
-        appeals = appeals.filter(appeal_type=f.appeal_type)
-    appeals = appeals.exclude(status__in=kpi.EXCLUDED)
-    closed = Q(appeal__status=Status.CLOSED)
-    rated = closed & ~Q(appeal__rating="")
+    sums = {name: Sum(name) for name in HANDLER_COUNTERS}
+    qs = DailyHandlerRollup.objects.filter(day__gte=f.date_from, day__lte=f.date_to)
+    if not scope.everything:
+        seen = Q(lead_unit_id__in=unit_ids_under(scope.unit_paths))
+        if scope.territory_paths:
+            seen |= Q(territory_id__in=unit_ids_under(scope.territory_paths))
+        qs = qs.filter(seen)
+    if f.unit is not None:
+        qs = qs.filter(lead_unit_id__in=unit_ids_under([f.unit.path]))
+    if f.place is not None:
+        qs = qs.filter(territory_id__in=unit_ids_under([f.place.path]))
     rows = (
-        # EXISTS per event rather than IN (the period's appeals): SQLite materialises an IN
-        # subquery in full first (a year of a million appeals: seconds) even when no event
-        # matches; PostgreSQL plans both as the same semi-join.
-        AppealEvent.objects.filter(
-            Exists(appeals.filter(pk=OuterRef("appeal_id"))),
-            action__in=HANDLER_ACTIONS,
-            actor__isnull=False,
-        )
-        .values("actor_id", "actor__display_name", "actor__username")
-        .annotate(
-            handled=Count("appeal_id", distinct=True),
-            closed=Count("appeal_id", distinct=True, filter=closed),
-            closed_on_time=Count(
-                "appeal_id", distinct=True, filter=closed & Q(appeal__closed_on_time=True)
-            ),
-            rated=Count("appeal_id", distinct=True, filter=rated),
-            satisfied=Count(
-                "appeal_id", distinct=True, filter=rated & Q(appeal__rating__in=kpi.SATISFIED)
-            ),
-            solved=Count("appeal_id", distinct=True, filter=rated & Q(appeal__solved=True)),
-        )
+        qs.values("actor_id", "actor__display_name", "actor__username")
+        .annotate(**sums)
         .order_by("-handled", "actor_id")
     )
     return [
         HandlerRow(
             user_id=row["actor_id"],
             name=row["actor__display_name"] or row["actor__username"],
-            handled=row["handled"],
-            closed=row["closed"],
-            closed_on_time=row["closed_on_time"],
-            rated=row["rated"],
-            satisfied=row["satisfied"],
-            solved=row["solved"],
+            **{name: row[name] or 0 for name in HANDLER_COUNTERS},
         )
         for row in rows
     ]

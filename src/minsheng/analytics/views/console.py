@@ -515,7 +515,7 @@ def ranking(request: HttpRequest) -> HttpResponse:
             "links": {
                 r.unit.pk: queue_link(f, unit=r.unit.pk) for r in result.ranked + result.hidden
             },
-            "handlers": selectors.handler_table(user, f),
+            "handlers": selectors.handler_table(scope, f),
         },
     )
 
