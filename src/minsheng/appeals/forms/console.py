@@ -9,6 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from minsheng.org.models import OrgUnit
+from minsheng.ui.widgets import ListSelect, ListSelectMultiple
 
 from ..choices import Action, AppealType, Channel, Rating, Status, TimeUnit, Urgency
 from ..models import Category
@@ -62,35 +63,6 @@ def _blank(label: Any) -> list[tuple[str, Any]]:
 # ---------------------------------------------------------------- type-to-search pickers
 
 
-class _PickerOptions:
-    """Adds per-option ``data-*`` attributes that ``ui/picker.js`` matches typed text against.
-
-    ``option_attrs`` maps an option's value to its extra attributes: ``data-initials`` (pinyin
-    initials, "hxz" for 和兴镇), ``data-code`` and ``data-hint`` (the parent's name, shown next to
-    a village). Without JavaScript the widget is an ordinary ``<select>``.
-    """
-
-    option_attrs: dict[str, dict[str, str]]
-
-    def create_option(
-        self,
-        name: str,
-        value: Any,
-        label: Any,
-        selected: Any,
-        index: int,
-        subindex: int | None = None,
-        attrs: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        option: dict[str, Any] = super().create_option(  # type: ignore[misc]
-            name, value, label, selected, index, subindex, attrs
-        )
-        extra = self.option_attrs.get(str(value))
-        if extra:
-            option["attrs"] = {**option["attrs"], **extra}
-        return option
-
-
 def _picker_attrs(attrs: dict[str, Any] | None) -> dict[str, Any]:
     # The script's few words, translated here: it has no catalogue of its own.
     return {
@@ -101,13 +73,20 @@ def _picker_attrs(attrs: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-class PickerSelect(_PickerOptions, forms.Select):
+class PickerSelect(ListSelect):
+    """A select that ``ui/picker.js`` turns into type-to-search.
+
+    ``option_attrs`` maps an option's value to the attributes typed text is matched against:
+    ``data-initials`` (pinyin initials, "hxz" for 和兴镇), ``data-code`` and ``data-hint`` (the
+    parent's name, shown next to a village). Without JavaScript it is an ordinary ``<select>``.
+    """
+
     def __init__(self, attrs: dict[str, Any] | None = None, choices: Any = ()) -> None:
         super().__init__(_picker_attrs(attrs), choices)
         self.option_attrs = {}
 
 
-class PickerSelectMultiple(_PickerOptions, forms.SelectMultiple):
+class PickerSelectMultiple(ListSelectMultiple):
     def __init__(self, attrs: dict[str, Any] | None = None, choices: Any = ()) -> None:
         super().__init__(_picker_attrs(attrs), choices)
         self.option_attrs = {}
@@ -136,7 +115,7 @@ def category_option_attrs(categories: Sequence[Category]) -> dict[str, dict[str,
 
 def _picker(field: forms.Field, option_attrs: dict[str, dict[str, str]]) -> None:
     widget = field.widget
-    if isinstance(widget, _PickerOptions):
+    if isinstance(widget, PickerSelect | PickerSelectMultiple):
         widget.option_attrs = option_attrs
 
 
@@ -290,16 +269,18 @@ QUEUE_SORTS = [
 class QueueFilterForm(forms.Form):
     """The queue's GET filters: the same as ``selectors.QueueFilter`` and the API's."""
 
-    status = forms.ChoiceField(label=_("Status"), required=False)
+    status = forms.ChoiceField(label=_("Status"), required=False, widget=ListSelect)
     unit = forms.TypedChoiceField(
-        label=_("Lead unit"), required=False, coerce=int, empty_value=None
+        label=_("Lead unit"), required=False, coerce=int, empty_value=None, widget=ListSelect
     )
-    channel = forms.ChoiceField(label=_("Channel"), required=False)
-    type = forms.ChoiceField(label=_("Type"), required=False)
+    channel = forms.ChoiceField(label=_("Channel"), required=False, widget=ListSelect)
+    type = forms.ChoiceField(label=_("Type"), required=False, widget=ListSelect)
     category = forms.TypedChoiceField(
-        label=_("Category"), required=False, coerce=int, empty_value=None
+        label=_("Category"), required=False, coerce=int, empty_value=None, widget=ListSelect
     )
-    place = forms.TypedChoiceField(label=_("Place"), required=False, coerce=int, empty_value=None)
+    place = forms.TypedChoiceField(
+        label=_("Place"), required=False, coerce=int, empty_value=None, widget=ListSelect
+    )
     received_from = forms.DateField(
         label=_("Received from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -312,7 +293,9 @@ class QueueFilterForm(forms.Form):
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search"}),
     )
-    sort = forms.ChoiceField(label=_("Sort"), required=False, choices=QUEUE_SORTS)
+    sort = forms.ChoiceField(
+        label=_("Sort"), required=False, choices=QUEUE_SORTS, widget=ListSelect
+    )
 
     def __init__(
         self,
