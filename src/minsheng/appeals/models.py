@@ -268,7 +268,10 @@ class AppealAssignment(models.Model):
 class AppealEvent(models.Model):
     """流转记录: one append-only step of an appeal's history; timelines and statistics read it."""
 
-    appeal = models.ForeignKey(Appeal, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: ``event_appeal_at`` (appeal, at) starts with it.
+    appeal = models.ForeignKey(
+        Appeal, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -73,7 +73,10 @@ class AuditRecord(models.Model):
     # Which of the parallel chains (``AuditHead`` rows) this record extends.
     chain = models.PositiveSmallIntegerField(default=1)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Not unique, not indexed: nothing looks a record up by its hash (the chain is verified in
+    # id order), and the two indexes a unique text column gets on PostgreSQL were a fifth of
+    # the footprint of an appeal (bench/generate.py).
+    hash = models.CharField(max_length=64)
 
     class Meta:
         verbose_name = _("audit record")
