@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import os
 import random
@@ -78,6 +79,8 @@ ACCOUNTS = {"city": "center_admin", "township": "hexing_leader"}
 def pg_url(size: int, args: argparse.Namespace) -> str:
     if size == 1_000_000 and args.pg_1m_url:
         return args.pg_1m_url
+    if args.pg_url:
+        return args.pg_url
     return f"{PG_BASE}minsheng_bench_dash_{_size_label(size).lower()}"
 
 
@@ -321,7 +324,13 @@ def build_kinds(only: list[str]) -> list[Kind]:
         call("kpi red/black lists", account, lambda u, sc, f: s.red_black_lists(sc, f))
         call("snapshot open by status", account, lambda u, sc, f: s.open_by_status(u, f))
         call("snapshot overdue now", account, lambda u, sc, f: s.overdue_now(u, f))
-        call("kpi handler table", account, lambda u, sc, f: s.handler_table(u, f))
+        # a scope since the handler rollup (an account before it: --code of an older commit)
+    by_scope = "scope" in inspect.signature(s.handler_table).parameters
+    call(
+        "kpi handler table",
+        account,
+        lambda u, sc, f: s.handler_table(sc if by_scope else u, f),
+    )
     if only:
         kinds = [k for k in kinds if any(w in k.name for w in only)]
     return kinds
@@ -568,6 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pg-1m-url",
         default="",
         help="PostgreSQL database for 1,000,000 appeals (default: minsheng_bench_dash_1m)",
+    )
+    parser.add_argument(
+        "--pg-url",
+        default="",
+        help="PostgreSQL database for the other size (one, e.g. --sizes 10000000 on data from "
+        "bench/generate.py)",
     )
     parser.add_argument("--data-dir", default=str(DATA_DIR_DEFAULT), help="SQLite files")
     parser.add_argument("--requests", type=int, default=30)
