@@ -145,8 +145,12 @@ def test_reveal_is_audited(world):
     )
 
 
-def test_visible_to_matches_can_view(world):
+@pytest.mark.parametrize("inline", [5_000, 0])  # co-handled ids as a list, or a subquery
+def test_visible_to_matches_can_view(world, monkeypatch, inline):
+    from minsheng.appeals import permissions
     from minsheng.appeals.permissions import can_view
+
+    monkeypatch.setattr(permissions, "CO_IDS_INLINE", inline)
 
     appeals = [
         submitted(world),

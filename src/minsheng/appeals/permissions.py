@@ -158,11 +158,26 @@ def visible_to(user: User) -> Q:
         ids = unit_ids_under(center)
         q |= Q(territory_id__in=ids) | Q(lead_unit_id__in=ids)
     if units:
-        co = AppealAssignment.objects.filter(
-            unit_id__in=sorted(set(units)), active=True, role=AssignmentRole.CO
-        )
-        q |= Q(lead_unit_id__in=sorted(set(units))) | Q(pk__in=co.values("appeal_id"))
+        ids = sorted(set(units))
+        q |= Q(lead_unit_id__in=ids) | _co_handled(ids)
     return q
+
+
+# Up to this many co-handled appeals are named by id in the scope (a bitmap the planner can
+# combine with the search index's); more are left to a subquery.
+CO_IDS_INLINE = 5_000
+
+
+def _co_handled(unit_ids: list[int]) -> Q:
+    """Appeals the units co-handle now (协办), read first from the partial index: as a list
+    of ids the whole scope is an OR of index conditions, which PostgreSQL can AND with the
+    search's bigram index — a village searching a word common elsewhere read every match of
+    the city (178 ms at 1M appeals, growing with the city)."""
+    co = AppealAssignment.objects.filter(unit_id__in=unit_ids, active=True, role=AssignmentRole.CO)
+    ids = list(co.values_list("appeal_id", flat=True)[: CO_IDS_INLINE + 1])
+    if len(ids) > CO_IDS_INLINE:
+        return Q(pk__in=co.values("appeal_id"))
+    return Q(pk__in=sorted(set(ids)))
 
 
 def may_see_unmasked(user: User, appeal: Appeal) -> bool:
