@@ -235,3 +235,19 @@ def test_a_search_page_runs_a_constant_number_of_queries(world: World):
         set_text(submitted(world), content="噪声扰民")
     many = _search_page_queries(client, "噪声扰民")
     assert few == many
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: as in a request
+def test_a_search_keeps_its_bitmaps_exact_with_its_own_work_mem(world: World):
+    set_text(dispatched(world), content="噪声扰民")
+    user = world["town_handler"]
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.queue(user, selectors.QueueFilter(text="噪声"))
+    assert len(page.items) == 1
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert f"SET LOCAL work_mem = '{selectors.SEARCH_WORK_MEM}'" in statements
+    # set for the search's transaction only: the connection's own setting is untouched after
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] != selectors.SEARCH_WORK_MEM
