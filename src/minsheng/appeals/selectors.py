@@ -277,8 +277,9 @@ def _text_match(text: str, within: QuerySet[Appeal] | None = None) -> Q:
 
 # The guard between the two ways to a page of search results. Walking the id index newest
 # first reads about PAGE * RECENT_APPEALS / here rows (``here``: the queue's rows among the
-# newest RECENT_APPEALS appeals that hold the text); the bigram index reads every appeal that
-# holds the text, about anywhere * newest_id / RECENT_APPEALS rows, each a random heap fetch:
+# newest RECENT_APPEALS appeals that hold the text); the bigram index, its bitmap ANDed with the
+# scope's, fetches the queue's appeals that hold the text, about here * newest_id /
+# RECENT_APPEALS rows (the city's: every match), each a random heap fetch:
 # INDEX_ROW_COST times a row of the walk (1M appeals: 5.6 µs against 0.5–1.1 µs, the walk's
 # cost depending on the scope's test). As the table grows the index's share grows with it and
 # the walk's does not: the guard then prefers the walk for ever rarer words.
@@ -310,7 +311,9 @@ def _walk_is_cheaper(words: Q, within: QuerySet[Appeal]) -> bool:
     if not seen["here"]:
         return False  # a walk might read every appeal
     walk = PAGE * RECENT_APPEALS / seen["here"]
-    index = seen["anywhere"] * seen["top"] / RECENT_APPEALS * INDEX_ROW_COST
+    # The scope is an OR of index conditions (permissions.visible_to), which PostgreSQL ANDs
+    # with the bigram index: the heap rows fetched are those in the queue, not every match.
+    index = seen["here"] * seen["top"] / RECENT_APPEALS * INDEX_ROW_COST
     return walk <= index
 
 
