@@ -570,3 +570,18 @@ def test_an_action_outside_the_role_is_403_and_changes_nothing(world):
     assert response.status_code == 403
     assert "Your role may not take this action" in response.content.decode()
     assert snapshot(appeal) == before
+
+
+def test_deadline_worklists_are_the_same_read_by_their_ids_or_by_their_condition(
+    world, monkeypatch
+):
+    late = [in_progress(world) for _ in range(3)]
+    in_progress(world)  # not late
+    Appeal.objects.filter(pk__in=[a.pk for a in late]).update(
+        due_at=timezone.now() - timedelta(hours=2)
+    )
+    client = client_for(world["dispatcher"])
+    by_ids = queue_codes(client.get("/console/appeals/?overdue=1"))
+    monkeypatch.setattr(selectors, "WORKLIST_IDS_INLINE", 0)  # more than this: the condition
+    by_condition = queue_codes(client.get("/console/appeals/?overdue=1"))
+    assert by_ids == by_condition == [a.tracking_code for a in reversed(late)]
