@@ -182,7 +182,7 @@ def home_counts(user: User, keys: list[str], now: datetime) -> dict[str, int]:
     The open tiles are counted among the open appeals only (``status IN open``): PostgreSQL
     then answers from ``appeal_status_due`` alone (an index-only scan), where an OR of the
     tiles' conditions made it fetch every open appeal's row (the dispatcher at 10M appeals:
-    85 ms → 22–38 ms SQL). The callback tile reads its own partial index.
+    85 → 14 ms SQL). The callback tile is a plain count, which its partial index answers.
     """
     filters = selectors.attention_filters(now)
     scope = selectors.appeals_for(user)
@@ -193,9 +193,15 @@ def home_counts(user: User, keys: list[str], now: datetime) -> dict[str, int]:
     ):
         if not group:
             continue
-        counted = reduce(operator.or_, (filters[key] for key in group))
-        rows = scope.filter(within & counted if within is not None else counted)
-        counts.update(rows.aggregate(**{key: Count("pk", filter=filters[key]) for key in group}))
+        # The open appeals are read whole (the index holds them all); an OR of the tiles'
+        # conditions would send PostgreSQL to the table's rows instead.
+        rows = scope.filter(within or reduce(operator.or_, (filters[key] for key in group)))
+        if len(group) == 1:  # a plain COUNT(*): the partial index answers it without the table
+            counts[group[0]] = rows.count()
+        else:
+            counts.update(
+                rows.aggregate(**{key: Count("pk", filter=filters[key]) for key in group})
+            )
     return counts
 
 
