@@ -500,8 +500,14 @@ class OverHttp:
 
 
 def measure(kinds: list[Kind], transport: Any, warmup: int, requests: int) -> None:
-    """Round-robin: one request of every kind per round, so noise hits all kinds alike."""
+    """Round-robin: one request of every kind per round, so noise hits all kinds alike.
+
+    After the warm-up the process freezes its heap as ``minsheng.wsgi`` does in a server
+    process after its first requests (``core.heap``), when the code measured has it.
+    """
     for number in range(warmup + requests):
+        if number == warmup and isinstance(transport, InProcess):
+            _freeze_as_the_server_does()
         for kind in kinds:
             request = kind.make(number)
             status, size, elapsed, cpu = transport.send(kind.role, request)
@@ -514,6 +520,14 @@ def measure(kinds: list[Kind], transport: Any, warmup: int, requests: int) -> No
                 kind.sizes.append(size)
                 if cpu is not None:
                     kind.cpu.append(cpu)
+
+
+def _freeze_as_the_server_does() -> None:
+    import gc
+    import importlib.util
+
+    if importlib.util.find_spec("minsheng.core.heap") is not None:
+        gc.freeze()
 
 
 def count_queries(kinds: list[Kind], transport: InProcess, offset: int, sample: int) -> None:

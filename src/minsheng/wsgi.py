@@ -4,6 +4,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from minsheng.core.heap import FreezeAfterWarmUp
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minsheng.settings")
 
-application = get_wsgi_application()
+application = FreezeAfterWarmUp(get_wsgi_application())
