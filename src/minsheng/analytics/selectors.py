@@ -227,7 +227,8 @@ def rollups(scope: Scope, f: StatsFilter, needs: Iterable[str] = ()) -> QuerySet
     return _filtered(DailyRollup.objects.all(), scope, f)
 
 
-def _filtered(qs: QuerySet[Any], scope: Scope, f: StatsFilter) -> QuerySet[Any]:
+def _days_in_scope(qs: QuerySet[Any], scope: Scope, f: StatsFilter) -> QuerySet[Any]:
+    """Rollup rows of the period, the scope, and the unit and place filters."""
     qs = qs.filter(day__gte=f.date_from, day__lte=f.date_to)
     if not scope.everything:
         seen = Q(lead_unit_id__in=unit_ids_under(scope.unit_paths))
@@ -238,6 +239,11 @@ def _filtered(qs: QuerySet[Any], scope: Scope, f: StatsFilter) -> QuerySet[Any]:
         qs = qs.filter(lead_unit_id__in=unit_ids_under([f.unit.path]))
     if f.place is not None:
         qs = qs.filter(territory_id__in=unit_ids_under([f.place.path]))
+    return qs
+
+
+def _filtered(qs: QuerySet[Any], scope: Scope, f: StatsFilter) -> QuerySet[Any]:
+    qs = _days_in_scope(qs, scope, f)
     if f.category is not None:
         qs = qs.filter(category_id__in=_category_ids(f.category))
     if f.channel:
@@ -630,18 +636,9 @@ def handler_table(scope: Scope, f: StatsFilter) -> list[HandlerRow]:
     category, channel or type dimension.
     """
     sums = {name: Sum(name) for name in HANDLER_COUNTERS}
-    qs = DailyHandlerRollup.objects.filter(day__gte=f.date_from, day__lte=f.date_to)
-    if not scope.everything:
-        seen = Q(lead_unit_id__in=unit_ids_under(scope.unit_paths))
-        if scope.territory_paths:
-            seen |= Q(territory_id__in=unit_ids_under(scope.territory_paths))
-        qs = qs.filter(seen)
-    if f.unit is not None:
-        qs = qs.filter(lead_unit_id__in=unit_ids_under([f.unit.path]))
-    if f.place is not None:
-        qs = qs.filter(territory_id__in=unit_ids_under([f.place.path]))
     rows = (
-        qs.values("actor_id", "actor__display_name", "actor__username")
+        _days_in_scope(DailyHandlerRollup.objects.all(), scope, f)
+        .values("actor_id", "actor__display_name", "actor__username")
         .annotate(**sums)
         .order_by("-handled", "actor_id")
     )
