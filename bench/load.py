@@ -326,20 +326,38 @@ class Report:
 HEADER = ("kind", "requests", "per second", "p50 ms", "p99 ms", "max ms", "errors")
 
 
+NEW_DEMO_LOGIN_CODE = r"""
+import django
+django.setup()
+from django.db import transaction
+from minsheng.org.demo import reset_demo_password
+with transaction.atomic():
+    print(reset_demo_password())
+"""
+
+
 def prepare(args: argparse.Namespace, root: Path) -> tuple[dict[str, str], dict[str, Any], str]:
-    say(f"creating database {args.database} …")
-    intake.recreate_database(args.postgres, args.database)
-    db_url = with_database(args.postgres, args.database)
+    if args.reuse:
+        db_url = args.reuse
+        say(f"reusing {db_url.rsplit('/', 1)[-1]} (its demo accounts get a new password) …")
+    else:
+        say(f"creating database {args.database} …")
+        intake.recreate_database(args.postgres, args.database)
+        db_url = with_database(args.postgres, args.database)
     env = bench_env(db_url, root / "data")
     env["MINSHENG_TRACKING_RATE"] = "1000000"
     env["PYTHONPATH"] = str(ROOT / "src")  # this checkout's code, whatever .venv points at
     (root / "data").mkdir()
     run_checked([MINSHENG, "migrate"], env, "minsheng migrate")
-    say(f"replaying a year of {args.year:,} appeals through the services (minsheng seed) …")
-    run_checked([MINSHENG, "seed", "--appeals", str(args.year)], env, "minsheng seed", 1800)
+    if args.reuse:
+        out = run_checked([PYTHON, "-c", NEW_DEMO_LOGIN_CODE], env, "new demo password")
+        password = out.splitlines()[-1].strip()
+    else:
+        say(f"replaying a year of {args.year:,} appeals through the services (minsheng seed) …")
+        run_checked([MINSHENG, "seed", "--appeals", str(args.year)], env, "minsheng seed", 1800)
+        password = (root / "data" / "demo_password").read_text().strip()
     out = run_checked([PYTHON, "-c", intake.SETUP_CODE], env, "reading the demo org")
     data = json.loads(out.splitlines()[-1])
-    password = (root / "data" / "demo_password").read_text().strip()
     return env, data, password
 
 
@@ -412,8 +430,9 @@ def run(args: argparse.Namespace) -> tuple[Report, dict[str, Any]]:
             server.stop()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-            with contextlib.suppress(BenchError):
-                intake.drop_database(args.postgres, args.database)
+            if not args.reuse:  # a database it was given is not its own to drop
+                with contextlib.suppress(BenchError):
+                    intake.drop_database(args.postgres, args.database)
         else:
             say(f"kept {root} and database {args.database}")
 
@@ -476,6 +495,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE_URL",
+        help="run against this existing database (e.g. 10M appeals from bench/generate.py) "
+        "instead of a fresh one: no seeding, its demo accounts get a new password, it is kept",
+    )
     parser.add_argument("--record", action="store_true", help=f"write to {RESULTS.name}")
     return parser
 
