@@ -7,26 +7,31 @@ import gc
 from minsheng.core.heap import FreezeAfterWarmUp
 
 
-def test_a_process_freezes_its_heap_once_after_its_warm_up_requests():
+def test_a_process_freezes_its_heap_once_after_its_warm_up_requests(monkeypatch):
     served: list[dict] = []
+    freezes: list[int] = []
 
     def app(environ: dict, start_response: object) -> list[bytes]:
         served.append(environ)
         return [b"ok"]
 
+    def freeze() -> None:
+        freezes.append(len(served))
+        real_freeze()
+
+    real_freeze = gc.freeze
+    monkeypatch.setattr(gc, "freeze", freeze)
     wrapped = FreezeAfterWarmUp(app, after=3)
-    gc.unfreeze()
     try:
         for _ in range(2):
             assert wrapped({"n": 1}, None) == [b"ok"]
-        assert gc.get_freeze_count() == 0
+        assert freezes == []
         wrapped({}, None)
-        frozen = gc.get_freeze_count()
-        assert frozen > 0
-        keep = [object() for _ in range(100)]  # new objects stay collectable: no second freeze
-        wrapped({}, None)
-        assert gc.get_freeze_count() == frozen
-        assert len(served) == 4 and keep
+        assert freezes == [2]  # before the third request is served
+        assert gc.get_freeze_count() > 0  # the objects alive then are out of the collector's sight
+        for _ in range(5):
+            wrapped({}, None)
+        assert freezes == [2] and len(served) == 8  # once only
     finally:
         gc.unfreeze()
 
