@@ -2,8 +2,8 @@
 
 ``python bench/generate.py --appeals 10000000`` fills a PostgreSQL database (default
 ``minsheng_bench_gen``; ``--database-url`` names another, ``--sqlite PATH`` a SQLite file) with
-N appeals, each with the events, assignments, extension requests and hash-chained audit records
-the service functions write.
+N appeals, each with the events, assignments, extension requests, deadline warnings, supervision
+orders, escalations, notifications and hash-chained audit records the service functions write.
 
 How, and why the result is what the services would have produced:
 
@@ -11,13 +11,16 @@ How, and why the result is what the services would have produced:
    year replayed through the service functions exactly as ``minsheng demo`` does
    (``appeals.demo.seed_year``: submissions, dispatches, returns, extensions, suspensions,
    replies, reviews, ratings, reopenings, merges; the working-day calendar sets every
-   deadline). They are real service output, nothing else touches them.
+   deadline; the deadline sweep raises the warnings, reminders, supervision orders and
+   escalations of the appeals that run late, as the worker would have all year). They are real
+   service output, nothing else touches them.
 2. **Copies of that year.** The remaining N − T appeals are copies of the templates, block after
    block (copy k of template r is appeal ``first_id + k·T + r``). A copy keeps every time,
    deadline, unit, category, actor, text and decision of its template, so each block is the same
-   year again, handled the same way; it gets its own ids (appeal, events, assignments,
-   extension requests, audit records — and the references between them: merge targets, the
-   event and request an audit record or event names), its own tracking code (a bijection of
+   year again, handled the same way; it gets its own ids (appeal and every row of it — and
+   the references between them: merge targets, the event, request, warning or order an event
+   or audit record names, an escalation's order, a notification's event key), its own
+   tracking code (a bijection of
    its number over the code alphabet: unique, no retry) and its own phone number. Its audit
    records are chained anew (``core.audit.compute_hash``) on one chain whose head moves with
    every batch. What a copy does not vary, said plainly: its timeline (T distinct timelines for
@@ -26,7 +29,7 @@ How, and why the result is what the services would have produced:
    per ``--batch`` appeals (rows, audit head and all), so an interrupted run resumes at the
    last committed batch: run the same command again. ``--max-disk`` (default 0.8) stops before
    the database's disk is that full (used ÷ (used + available), as ``df`` counts it).
-   On PostgreSQL the five tables' secondary indexes, unique and foreign-key constraints are
+   On PostgreSQL the ten tables' secondary indexes, unique and foreign-key constraints are
    dropped while copying and built at the end (``defer_indexes``; ``--keep-indexes`` to keep
    them): faster, packed indexes, and the uniqueness and every reference are checked once over
    the whole result when the constraints come back.
@@ -51,6 +54,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -61,9 +65,16 @@ META_TABLE = "bench_generate"
 # The chain the copies' audit records extend (the services' own writers use 1…16 by thread;
 # a chain of its own keeps the copies' records in one ordered run).
 COPY_CHAIN = 99
-# Keys of event and audit ``data`` that name other rows: remapped per copy.
-_ID_KEYS = {"event", "request", "into"}
-_KNOWN_KEYS = _ID_KEYS | {
+# Keys of event and audit ``data`` that name other rows (→ the table they point into): remapped
+# per copy. The other keys are values, copied as they are.
+_ID_KEYS = {
+    "event": "event",
+    "request": "extension",
+    "into": "appeal",
+    "warning": "warning",
+    "order": "order",
+}
+_KNOWN_KEYS = set(_ID_KEYS) | {
     "into_code",
     "from",
     "to",
@@ -77,7 +88,40 @@ _KNOWN_KEYS = _ID_KEYS | {
     "solved",
     "reopen",
     "suspended_from",
+    "deadline_kind",
+    "level",
+    "cause",
+    "late",
+    "manual",
+    "response_due_at",
 }
+# Per table, its columns that hold the id of another generated row (→ that row's table).
+_REFS = {
+    "appeal": [("merged_into_id", "appeal")],
+    "event": [("appeal_id", "appeal")],
+    "assignment": [("appeal_id", "appeal")],
+    "extension": [("appeal_id", "appeal")],
+    "warning": [("appeal_id", "appeal")],
+    "order": [("appeal_id", "appeal")],
+    "escalation": [("appeal_id", "appeal"), ("order_id", "order")],
+    "notification": [("appeal_id", "appeal")],
+    "delivery": [("notification_id", "notification")],
+    "audit": [],  # target_id is text: set by the copier
+}
+# The tables whose rows belong to one appeal, in writing order (targets before references).
+CHILDREN = [
+    "event",
+    "assignment",
+    "extension",
+    "warning",
+    "order",
+    "escalation",
+    "notification",
+    "delivery",
+    "audit",
+]
+# A notification's ``key`` names the row it reports ("order:12"): unique per recipient.
+_KEY_TABLES = {"warning": "warning", "order": "order", "escalation": "escalation", "event": "event"}
 
 
 class GenerateError(Exception):
@@ -92,10 +136,9 @@ class Template:
     """One template appeal and every row the services wrote for it, as stored values."""
 
     appeal: list[Any]
-    events: list[list[Any]] = field(default_factory=list)
-    assignments: list[list[Any]] = field(default_factory=list)
-    extensions: list[list[Any]] = field(default_factory=list)
-    audits: list[list[Any]] = field(default_factory=list)
+    rows: dict[str, list[list[Any]]] = field(
+        default_factory=lambda: {table: [] for table in CHILDREN}
+    )
 
 
 @dataclass
@@ -106,21 +149,26 @@ class Plan:
     first: dict[str, int]  # table → first id of copy block 0
     block: dict[str, int]  # table → rows per block
     offset: dict[str, list[int]]  # table → rows before template r within a block
-    event_index: dict[int, int]  # template event id → its place within a block
-    request_index: dict[int, int]  # template extension id → its place within a block
-    appeal_rank: dict[int, int]  # template appeal id → its rank r
+    index: dict[str, dict[int, int]]  # table → template row id → its place within a block
     tracking: dict[int, str]  # template appeal id → its tracking code
 
 
 def _models() -> dict[str, Any]:
     from minsheng.appeals.models import Appeal, AppealAssignment, AppealEvent, ExtensionRequest
     from minsheng.core.models import AuditRecord
+    from minsheng.notify.models import Delivery, Notification
+    from minsheng.supervision.models import DeadlineWarning, Escalation, SupervisionOrder
 
     return {
         "appeal": Appeal,
         "event": AppealEvent,
         "assignment": AppealAssignment,
         "extension": ExtensionRequest,
+        "warning": DeadlineWarning,
+        "order": SupervisionOrder,
+        "escalation": Escalation,
+        "notification": Notification,
+        "delivery": Delivery,
         "audit": AuditRecord,
     }
 
@@ -157,7 +205,7 @@ def _meta_put(value: Any, key: str = "plan") -> None:
 
 
 def defer_indexes(say: Callable[[str], None]) -> int:
-    """PostgreSQL: drop the five tables' secondary indexes, unique and foreign-key constraints.
+    """PostgreSQL: drop the ten tables' secondary indexes, unique and foreign-key constraints.
 
     Maintaining 30-odd indexes row by row is most of a bulk load's cost, and indexes on random
     keys (the audit hashes, the tracking codes) grow by page splits to about 70 % full. Built
@@ -232,7 +280,9 @@ def restore_indexes(say: Callable[[str], None]) -> float:
     return time.perf_counter() - began
 
 
-def seed_templates(count: int, seed: int, say: Callable[[str], None]) -> dict[str, Any]:
+def seed_templates(
+    count: int, seed: int, say: Callable[[str], None], end: datetime | None = None
+) -> dict[str, Any]:
     """Replay ``count`` appeals through the services (the demo's year) and remember the cut."""
     from django.db.models import Max
 
@@ -249,7 +299,7 @@ def seed_templates(count: int, seed: int, say: Callable[[str], None]) -> dict[st
     def progress(done: int, total: int) -> None:
         say(f"templates through the services: {done:,}/{total:,}")
 
-    seed_year(appeals=count, seed=seed, progress=progress)
+    seed_year(appeals=count, seed=seed, progress=progress, end=end, sweeps=True)
     models = _models()
     meta = {
         f"last_{name}": model.objects.aggregate(m=Max("id"))["m"] or 0
@@ -272,60 +322,46 @@ def load_plan(meta: dict[str, Any]) -> Plan:
     )
     templates = [Template(appeal=list(r)) for r in rows]
     by_id = {t.appeal[0]: t for t in templates}
-    rank = {t.appeal[0]: r for r, t in enumerate(templates)}
+    index: dict[str, dict[int, int]] = {"appeal": {t.appeal[0]: r for r, t in enumerate(templates)}}
     tracking = {t.appeal[0]: t.appeal[appeal_cols.index("tracking_code")] for t in templates}
     merged = appeal_cols.index("merged_into_id")
     for t in templates:
         target = t.appeal[merged]
-        if target is not None and rank[target] >= rank[t.appeal[0]]:
+        if target is not None and index["appeal"][target] >= index["appeal"][t.appeal[0]]:
             raise GenerateError(f"template {t.appeal[0]} is merged into a later appeal")
-    for name, attr, key in (
-        ("event", "events", "appeal_id"),
-        ("assignment", "assignments", "appeal_id"),
-        ("extension", "extensions", "appeal_id"),
-    ):
+    owner_of_notification: dict[int, int] = {}
+    for name in CHILDREN:
         cols = _columns(models[name])
-        where = cols.index(key)
-        query = models[name].objects.filter(id__lte=meta[f"last_{name}"]).order_by("id")
+        query = models[name].objects.filter(id__lte=meta.get(f"last_{name}", 0)).order_by("id")
+        if name == "audit":
+            query = query.filter(target_type="appeals.appeal")
         for row in query.values_list(*cols):
-            getattr(by_id[row[where]], attr).append(list(row))
-    audit_cols = _columns(models["audit"])
-    audits = (
-        models["audit"]
-        .objects.filter(id__lte=meta["last_audit"], target_type="appeals.appeal")
-        .order_by("id")
-        .values_list(*audit_cols)
-    )
-    target_at = audit_cols.index("target_id")
-    for row in audits:
-        by_id[int(row[target_at])].audits.append(list(row))
-    offset: dict[str, list[int]] = {}
-    block: dict[str, int] = {}
-    for name, attr in (
-        ("event", "events"),
-        ("assignment", "assignments"),
-        ("extension", "extensions"),
-        ("audit", "audits"),
-    ):
+            if name == "audit":
+                owner = int(row[cols.index("target_id")])
+            elif name == "delivery":
+                owner = owner_of_notification.get(row[cols.index("notification_id")], 0)
+            else:
+                owner = row[cols.index("appeal_id")] or 0
+            if owner not in by_id:  # not about a template appeal (none are written so)
+                raise GenerateError(f"template {name} {row[0]} belongs to no template appeal")
+            if name == "notification":
+                owner_of_notification[row[0]] = owner
+            by_id[owner].rows[name].append(list(row))
+    offset: dict[str, list[int]] = {"appeal": list(range(len(templates)))}
+    block: dict[str, int] = {"appeal": len(templates)}
+    for name in CHILDREN:
         running, starts = 0, []
         for t in templates:
             starts.append(running)
-            running += len(getattr(t, attr))
+            running += len(t.rows[name])
         offset[name], block[name] = starts, running
-    block["appeal"] = len(templates)
-    offset["appeal"] = list(range(len(templates)))
-    event_index = {
-        e[0]: offset["event"][r] + j
-        for r, t in enumerate(templates)
-        for j, e in enumerate(t.events)
-    }
-    request_index = {
-        x[0]: offset["extension"][r] + j
-        for r, t in enumerate(templates)
-        for j, x in enumerate(t.extensions)
-    }
-    first = {name: meta[f"last_{name}"] + 1 for name in models}
-    return Plan(templates, first, block, offset, event_index, request_index, rank, tracking)
+        index[name] = {
+            row[0]: offset[name][r] + j
+            for r, t in enumerate(templates)
+            for j, row in enumerate(t.rows[name])
+        }
+    first = {name: meta.get(f"last_{name}", 0) + 1 for name in models}
+    return Plan(templates, first, block, offset, index, tracking)
 
 
 # --------------------------------------------------------------------------------- the copies
@@ -374,24 +410,27 @@ class Copier:
             name: [model._meta.get_field(c) if c != "id" else None for c in self.cols[name]]
             for name, model in models.items()
         }
+        self.refs = {
+            name: [(self.cols[name].index(col), target) for col, target in refs]
+            for name, refs in _REFS.items()
+        }
         a = self.cols["appeal"]
         self.a_tracking = a.index("tracking_code")
         self.a_phone = a.index("citizen_phone")
-        self.a_merged = a.index("merged_into_id")
-        self.e_appeal = self.cols["event"].index("appeal_id")
-        self.e_data = self.cols["event"].index("data")
-        self.s_appeal = self.cols["assignment"].index("appeal_id")
-        self.x_appeal = self.cols["extension"].index("appeal_id")
+        self.data_at = {name: self.cols[name].index("data") for name in ("event", "audit")}
+        self.n_key = self.cols["notification"].index("key")
         u = self.cols["audit"]
         self.u_target = u.index("target_id")
-        self.u_data = u.index("data")
         self.u_chain = u.index("chain")
         self.u_prev = u.index("prev_hash")
         self.u_hash = u.index("hash")
-        self.u_at = u.index("at")
 
     def _id(self, table: str, block: int, place: int) -> int:
         return self.plan.first[table] + block * self.plan.block[table] + place
+
+    def _copy_of(self, table: str, block: int, template_id: int) -> int:
+        """The id, in copy block ``block``, of the row copied from template row ``template_id``."""
+        return self._id(table, block, self.plan.index[table][template_id])
 
     def appeal_id(self, number: int) -> int:
         return self.plan.first["appeal"] + number
@@ -400,63 +439,57 @@ class Copier:
         unknown = set(data) - _KNOWN_KEYS
         if unknown:
             raise GenerateError(f"unknown keys in event/audit data: {sorted(unknown)}")
-        if not (_ID_KEYS & set(data)):
+        if not (_ID_KEYS.keys() & data.keys()):
             return data
         data = dict(data)
-        if "event" in data:
-            data["event"] = self._id("event", block, self.plan.event_index[data["event"]])
-        if "request" in data:
-            data["request"] = self._id("extension", block, self.plan.request_index[data["request"]])
+        for key, table in _ID_KEYS.items():
+            if data.get(key) is not None:
+                data[key] = self._copy_of(table, block, data[key])
         if "into" in data:
-            rank = self.plan.appeal_rank[data["into"]]
-            data["into"] = self._id("appeal", block, rank)
+            rank = data["into"] - self._id("appeal", block, 0)
             data["into_code"] = tracking_code(block * self.plan.block["appeal"] + rank)
         return data
+
+    def _key(self, key: str, block: int) -> str:
+        """A notification's event key, naming the copy's row instead of the template's."""
+        if not key:
+            return key
+        prefix, _, number = key.partition(":")
+        if prefix not in _KEY_TABLES or not number.isdigit():
+            raise GenerateError(f"unknown notification key {key!r}")
+        return f"{prefix}:{self._copy_of(_KEY_TABLES[prefix], block, int(number))}"
+
+    def _row(self, table: str, template_row: list[Any], block: int, place: int) -> list[Any]:
+        row = list(template_row)
+        row[0] = self._id(table, block, place)
+        for at, target in self.refs[table]:
+            if row[at] is not None:
+                row[at] = self._copy_of(target, block, row[at])
+        if table in self.data_at:
+            row[self.data_at[table]] = self._remap(row[self.data_at[table]], block)
+        return row
 
     def rows(self, number: int) -> dict[str, list[list[Any]]]:
         """Every row of generated appeal ``number`` (0-based over the copies)."""
         plan = self.plan
         block, rank = divmod(number, plan.block["appeal"])
         t = plan.templates[rank]
-        appeal_id = self._id("appeal", block, rank)
-        appeal = list(t.appeal)
-        appeal[0] = appeal_id
+        appeal = self._row("appeal", t.appeal, block, rank)
         appeal[self.a_tracking] = tracking_code(number)
         if appeal[self.a_phone]:
             appeal[self.a_phone] = _phone(number)
-        if appeal[self.a_merged] is not None:
-            appeal[self.a_merged] = self._id(
-                "appeal", block, plan.appeal_rank[appeal[self.a_merged]]
-            )
         out: dict[str, list[list[Any]]] = {"appeal": [appeal]}
-        events = []
-        for j, template_row in enumerate(t.events):
-            row = list(template_row)
-            row[0] = self._id("event", block, plan.offset["event"][rank] + j)
-            row[self.e_appeal] = appeal_id
-            row[self.e_data] = self._remap(row[self.e_data], block)
-            events.append(row)
-        out["event"] = events
-        for table, attr, at in (
-            ("assignment", "assignments", self.s_appeal),
-            ("extension", "extensions", self.x_appeal),
-        ):
-            copied = []
-            for j, template_row in enumerate(getattr(t, attr)):
-                row = list(template_row)
-                row[0] = self._id(table, block, plan.offset[table][rank] + j)
-                row[at] = appeal_id
-                copied.append(row)
-            out[table] = copied
-        audits = []
-        for j, template_row in enumerate(t.audits):
-            row = list(template_row)
-            row[0] = self._id("audit", block, plan.offset["audit"][rank] + j)
-            row[self.u_target] = str(appeal_id)
-            row[self.u_data] = self._remap(row[self.u_data], block)
+        for table in CHILDREN:
+            start = plan.offset[table][rank]
+            out[table] = [
+                self._row(table, template_row, block, start + j)
+                for j, template_row in enumerate(t.rows[table])
+            ]
+        for row in out["notification"]:
+            row[self.n_key] = self._key(row[self.n_key], block)
+        for row in out["audit"]:
+            row[self.u_target] = str(appeal[0])
             row[self.u_chain] = COPY_CHAIN
-            audits.append(row)
-        out["audit"] = audits
         return out
 
     def chain(self, audits: list[list[Any]], prev_hash: str) -> str:
@@ -538,21 +571,15 @@ def copy_batch(copier: Copier, numbers: Iterable[int]) -> int:
 
     from minsheng.core.audit import _lock_head, _set_head
 
-    tables: dict[str, list[list[Any]]] = {
-        "appeal": [],
-        "event": [],
-        "assignment": [],
-        "extension": [],
-        "audit": [],
-    }
+    tables: dict[str, list[list[Any]]] = {table: [] for table in ["appeal", *CHILDREN]}
     for number in numbers:
         for table, rows in copier.rows(number).items():
             tables[table].extend(rows)
     with transaction.atomic():
         prev = _lock_head(COPY_CHAIN, 0)
         last = copier.chain(tables["audit"], prev)
-        for table in ("appeal", "event", "assignment", "extension", "audit"):
-            _write(table, copier, tables[table])
+        for table, rows in tables.items():
+            _write(table, copier, rows)
         _set_head(COPY_CHAIN, last, len(tables["audit"]))
     return sum(len(rows) for rows in tables.values())
 
@@ -581,8 +608,10 @@ def generate(
     max_disk: float = 0.8,
     defer: bool = True,
     say: Callable[[str], None] = print,
+    end: datetime | None = None,
 ) -> dict[str, Any]:
-    """Bring the database to ``total`` appeals (templates first); resumable; returns figures."""
+    """Bring the database to ``total`` appeals (templates first); resumable; returns figures.
+    The templates' year ends at ``end`` (default: now)."""
     from django.db import connection
 
     from minsheng.appeals.models import Appeal
@@ -593,7 +622,7 @@ def generate(
             cursor.execute("SET synchronous_commit TO off")
     meta = _meta_get()
     if meta is None:
-        meta = seed_templates(min(templates, total), seed, say)
+        meta = seed_templates(min(templates, total), seed, say, end)
     plan = load_plan(meta)
     copier = Copier(plan)
     clash = [c for c in plan.tracking.values() if (_code_number(c) or total) < total]
@@ -751,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'table':<32} {'rows':>14} {'MB':>10} {'bytes/appeal':>13}")
         for table, count, size in rows:
             print(f"{table:<32} {count:>14,} {size / 2**20:>10,.0f} {size / appeals:>13,.0f}")
-        print(f"{'all five':<32} {'':>14} {total / 2**20:>10,.0f} {total / appeals:>13,.0f}")
+        print(f"{'all ten':<32} {'':>14} {total / 2**20:>10,.0f} {total / appeals:>13,.0f}")
     return 0
 
 

@@ -305,6 +305,7 @@ def build_kinds(
 
     from minsheng.appeals import selectors
     from minsheng.appeals.models import Appeal
+    from minsheng.supervision.selectors import sees_supervision
 
     queue_url = reverse("console:queue")
     kinds: list[Kind] = []
@@ -368,6 +369,11 @@ def build_kinds(
             role,
             lambda i, picks=picks: Request("GET", reverse("console:detail", args=[picks[i][0]])),
         )
+        # the year's supervision (issue 6): the open orders a leader or the center answers
+        # for, and one's notifications (the bell's page)
+        if sees_supervision(user):
+            add("supervision orders", role, fixed(reverse("console:supervision_orders")))
+        add("notifications", role, fixed(reverse("console:notifications")))
 
     citizens = list(
         Appeal.objects.exclude(citizen_phone="")

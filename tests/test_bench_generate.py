@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from minsheng.analytics.models import DailyRollup
 from minsheng.analytics.rollups import refresh_rollups
@@ -19,6 +21,8 @@ from minsheng.appeals.choices import Action
 from minsheng.appeals.models import Appeal, AppealAssignment, AppealEvent, ExtensionRequest
 from minsheng.core.audit import verify_chain
 from minsheng.core.models import AuditRecord
+from minsheng.notify.models import Notification
+from minsheng.supervision.models import DeadlineWarning, Escalation, SupervisionOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +51,21 @@ COMPARED = [
     "version",
 ]
 EVENT_FIELDS = ["at", "action", "from_status", "to_status", "unit_id", "actor_id", "due_at"]
+# The templates' year: fixed, so the sample's late appeals (and their supervision) are too.
+END = datetime(2026, 6, 30, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+WARNING_FIELDS = ["deadline_kind", "level", "deadline", "raised_at", "cleared_at"]
+ORDER_FIELDS = [
+    "unit_id",
+    "automatic",
+    "issued_at",
+    "reason",
+    "deadline",
+    "response_due_at",
+    "responded_at",
+    "responded_by_id",
+    "response",
+]
+NOTIFICATION_FIELDS = ["recipient_id", "kind", "title", "body", "created_at"]
 
 
 def _generate() -> ModuleType:
@@ -75,8 +94,8 @@ def test_generated_sample_obeys_the_invariants_and_copies_its_templates():
     generate = _generate()
     # given / when: 60 appeals through the services, then copies up to 200, in two runs (the
     # second resumes where the first stopped), batches that end mid-block
-    first = generate.generate(130, templates=60, batch=17, say=lambda _: None)
-    second = generate.generate(200, templates=60, batch=17, say=lambda _: None)
+    first = generate.generate(130, templates=60, batch=17, say=lambda _: None, end=END)
+    second = generate.generate(200, templates=60, batch=17, say=lambda _: None, end=END)
     templates = first["templates"]
     assert templates >= 60  # the demo's year adds the duplicates it merges
     assert second["resumed_at"] == 130
@@ -128,6 +147,14 @@ def test_generated_sample_obeys_the_invariants_and_copies_its_templates():
         assert sorted(r.data["event"] for r in audited if "event" in r.data) == sorted(
             e.pk for e in events[copy_id]
         )
+        _same_supervision(copy_id, template.pk, events[copy_id])
+    # the sample ran late somewhere: the sweep's rows were copied, not just absent
+    assert DeadlineWarning.objects.filter(appeal_id__in=copy_ids).exists()
+    assert SupervisionOrder.objects.filter(appeal_id__in=copy_ids).exists()
+    assert SupervisionOrder.objects.filter(
+        appeal_id__in=copy_ids, responded_at__isnull=False
+    ).exists()
+    assert Notification.objects.filter(appeal_id__in=copy_ids).exists()
     # a copy is found by its tracking code and phone, as a citizen would look it up
     some = appeals[copy_ids[-1]]
     assert selectors.by_tracking(some.tracking_code, some.citizen_phone).pk == some.pk
@@ -135,6 +162,39 @@ def test_generated_sample_obeys_the_invariants_and_copies_its_templates():
     refresh_rollups(full=True)
     counted = DailyRollup.objects.aggregate(r=Sum("received"), i=Sum("invalid"), m=Sum("merged"))
     assert sum(counted.values()) == 200
+
+
+def _fields(rows: QuerySet, names: list[str]) -> list[list[object]]:
+    return [[getattr(row, name) for name in names] for row in rows.order_by("pk")]
+
+
+def _same_supervision(copy_id: int, template_id: int, copy_events: list[AppealEvent]) -> None:
+    """A copy's warnings, orders, escalation and notifications are its template's, and every
+    reference among them (event data, an escalation's order, a notification's key) stays
+    within the copy."""
+    for model, names in (
+        (DeadlineWarning, WARNING_FIELDS),
+        (SupervisionOrder, ORDER_FIELDS),
+        (Notification, NOTIFICATION_FIELDS),
+    ):
+        assert _fields(model.objects.filter(appeal_id=copy_id), names) == _fields(
+            model.objects.filter(appeal_id=template_id), names
+        )
+    warnings = set(DeadlineWarning.objects.filter(appeal_id=copy_id).values_list("pk", flat=True))
+    orders = set(SupervisionOrder.objects.filter(appeal_id=copy_id).values_list("pk", flat=True))
+    escalation = Escalation.objects.filter(appeal_id=copy_id).first()
+    template_escalation = Escalation.objects.filter(appeal_id=template_id).first()
+    assert (escalation is None) == (template_escalation is None)
+    if escalation is not None:
+        assert escalation.cause == template_escalation.cause
+        assert escalation.order_id is None or escalation.order_id in orders
+    for event in copy_events:
+        assert event.data.get("warning") is None or event.data["warning"] in warnings
+        assert event.data.get("order") is None or event.data["order"] in orders
+    rows = {"warning": warnings, "order": orders, "escalation": {getattr(escalation, "pk", None)}}
+    for key in Notification.objects.filter(appeal_id=copy_id).values_list("key", flat=True):
+        table, _, number = key.partition(":")
+        assert int(number) in rows[table], key
 
 
 def _schema(tables: list[str]) -> set[tuple[str, ...]]:

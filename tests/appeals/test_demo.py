@@ -14,6 +14,9 @@ from minsheng.appeals.demo import has_demo_data, seed_year
 from minsheng.appeals.models import Appeal, AppealEvent
 from minsheng.core.audit import verify_chain
 from minsheng.core.models import AuditRecord
+from minsheng.notify.models import Notification
+from minsheng.supervision.models import DeadlineWarning, SupervisionOrder
+from minsheng.supervision.services import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +26,7 @@ END = datetime(2026, 6, 30, 18, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 def test_seeded_year_is_consistent_history():
     # given / when: a small year, replayed through the services
     assert has_demo_data() is False
-    seed_year(appeals=300, seed=11, end=END)
+    seed_year(appeals=300, seed=11, end=END, sweeps=True)
     # then: every appeal's events replay to its current state by allowed moves
     appeals = {a.pk: a for a in Appeal.objects.all()}
     events: dict[int, list[AppealEvent]] = {}
@@ -50,6 +53,12 @@ def test_seeded_year_is_consistent_history():
     )
     statuses = Counter(a.status for a in appeals.values())
     assert statuses["closed"] / len(appeals) > 0.9
+    # the deadline sweep ran all year as the worker's would: late appeals were warned and
+    # supervised, and a live sweep at the year's end finds nothing left to raise or clear
+    assert DeadlineWarning.objects.filter(level="red").exists()
+    assert SupervisionOrder.objects.filter(responded_at__isnull=False).exists()
+    assert Notification.objects.filter(kind="supervision.yellow").exists()
+    assert {k: v for k, v in sweep(now=END).as_dict().items() if v} == {}
     assert has_demo_data() is True
 
 
@@ -57,6 +66,7 @@ def test_seeding_is_repeatable_from_the_same_seed():
     seed_year(appeals=40, seed=5, end=END)
     first = list(Appeal.objects.order_by("pk").values_list("channel", "appeal_type", "status"))
     Appeal.objects.all().delete()
-    seed_year(appeals=40, seed=5, end=END)
+    # the year's steps do not depend on whether the sweeps run
+    seed_year(appeals=40, seed=5, end=END, sweeps=True)
     second = list(Appeal.objects.order_by("pk").values_list("channel", "appeal_type", "status"))
     assert first == second

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -24,6 +25,9 @@ from minsheng.org.services import create_staff
 from . import services
 from .models import Appeal, Category, DispatchRule, TimeLimit
 from .reference import bulk_session, cached_unit, remembered_appeal
+
+if TYPE_CHECKING:
+    from minsheng.supervision.models import SupervisionOrder
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -211,7 +215,8 @@ def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
 
 @dataclass
 class _Cast:
-    """Who acts in the replayed year: the demo center staff and one handler per unit."""
+    """Who acts in the replayed year: the demo center staff and one handler and one leader
+    per unit."""
 
     agent: User
     dispatcher: User
@@ -229,15 +234,31 @@ class _Cast:
                 display_name=f"{unit.name}承办人",
                 posts=[(unit, Role.HANDLER)],
             )
+            # and its leader (负责人), whom supervision orders address, unless it has one
+            if not User.objects.filter(
+                memberships__unit=unit, memberships__role=Role.UNIT_LEADER
+            ).exists():
+                create_staff(
+                    username=f"leader-{unit.code}",
+                    password=None,
+                    display_name=f"{unit.name}负责人",
+                    posts=[(unit, Role.UNIT_LEADER)],
+                )
         self.handlers[unit.pk] = user
         return user
 
 
 class _Year:
-    def __init__(self, org: DemoOrg, rng: random.Random, end: datetime) -> None:
+    def __init__(self, org: DemoOrg, rng: random.Random, end: datetime, sweeps: bool) -> None:
+        from minsheng.supervision.services import ReplaySweep
+
         self.org = org
         self.rng = rng
         self.end = end
+        self.sweeps = ReplaySweep(answer=self.answer) if sweeps else None
+        # the leaders' answers draw from their own sequence: with or without the sweeps, the
+        # year's steps are the same
+        self.answers = random.Random(rng.random())
         self.cast = _Cast(
             agent=org.accounts["hotline"],
             dispatcher=org.accounts["dispatcher"],
@@ -246,6 +267,17 @@ class _Year:
         )
         self.leaves = list(Category.objects.filter(level=2).select_related("parent"))
         self.places = org.villages
+
+    def answer(self, order: SupervisionOrder) -> tuple[datetime, User, str] | None:
+        """Most supervision orders are answered by the unit's leader within hours, before
+        their deadline; about one in seven is left to escalate."""
+        from minsheng.supervision.recipients import unit_leaders
+
+        leaders = unit_leaders(order.unit)
+        if not leaders or self.answers.random() < 0.15:
+            return None
+        delay = timedelta(minutes=self.answers.uniform(30, 600))
+        return order.issued_at + delay, leaders[0], "已责成专人限期办结，办理结果将按时反馈。"
 
     def at(self, moment: datetime) -> bool:
         """Whether a step at ``moment`` has already happened by the end of the demo year."""
@@ -286,17 +318,15 @@ class _Year:
             appeal.lead_unit = cached_unit(lead_id)
 
     def lifecycle(self, appeal: Appeal, t: datetime) -> None:
+        step = _Step(self, appeal, t)
+        self._steps(appeal, step)
+        if self.sweeps is not None and self.at(step.t):
+            # after the last step, the sweeps up to the year's end: clearing what the step
+            # made outdated, an order's answer still to come
+            self.sweeps.between(appeal.pk, step.t, self.end)
+
+    def _steps(self, appeal: Appeal, step: _Step) -> None:
         rng, cast = self.rng, self.cast
-
-        def step(minutes: float, call: Callable[[], object]) -> bool:
-            nonlocal t
-            t = t + timedelta(minutes=minutes)
-            if not self.at(t):
-                return False
-            with clock.replaying(t):
-                call()
-            return True
-
         roll = rng.random()
         if appeal.appeal_type in ("consultation", "praise") and roll < 0.65:
             step(
@@ -321,7 +351,7 @@ class _Year:
             return
         self.refresh_lead(appeal)
         if rng.random() < 0.012:  # the same matter called in again: merge the duplicate (并单)
-            t_dup = t + timedelta(minutes=rng.uniform(20, 120))
+            t_dup = step.t + timedelta(minutes=rng.uniform(20, 120))
             if self.at(t_dup):
                 with clock.replaying(t_dup):
                     duplicate = services.submit_appeal(
@@ -485,14 +515,41 @@ class _Year:
             self.handle(appeal, unit, step, reopened=True)
 
 
+class _Step:
+    """One appeal's replay clock: each step waits, lets the deadline sweep do what it did
+    meanwhile, then acts at its moment; False once the moment is past the year's end."""
+
+    def __init__(self, year: _Year, appeal: Appeal, t: datetime) -> None:
+        self.year, self.appeal, self.t = year, appeal, t
+
+    def __call__(self, minutes: float, call: Callable[[], object]) -> bool:
+        later = self.t + timedelta(minutes=minutes)
+        if self.year.sweeps is not None:
+            self.year.sweeps.between(self.appeal.pk, self.t, min(later, self.year.end))
+        self.t = later
+        if not self.year.at(later):
+            return False
+        with clock.replaying(later):
+            call()
+        return True
+
+
 def seed_year(
     appeals: int = 32_000,
     seed: int = 2026,
     progress: Callable[[int, int], None] | None = None,
     end: datetime | None = None,
     org: DemoOrg | None = None,
+    sweeps: bool = False,
 ) -> None:
-    """Replay ``appeals`` appeals spread over the year before ``end`` (default: now)."""
+    """Replay ``appeals`` appeals spread over the year before ``end`` (default: now).
+
+    With ``sweeps`` the deadline sweep runs as the worker would have run it all year: the
+    warnings, reminders, supervision orders (mostly answered by the unit's leader) and
+    escalations of the appeals that ran late. It slows the replay by about half again, so the
+    demo leaves it off (its closing sweep warns the appeals still open); the scale generator
+    turns it on.
+    """
     if org is None:
         org = load_demo_org()
     load_reference_data(org)
@@ -501,7 +558,7 @@ def seed_year(
     start = end - timedelta(days=365)
     # Arrival times: more by day than by night, spread over the year, in order.
     moments = sorted(start + timedelta(days=rng.uniform(0, 365)) for _ in range(appeals))
-    year = _Year(org, rng, end)
+    year = _Year(org, rng, end, sweeps)
     batch = 250
     for offset in range(0, appeals, batch):
         # One commit per batch (each service is a savepoint); reference data read once.

@@ -30,9 +30,9 @@ moved it, the appeal was accepted, replied or closed) are cleared.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 from minsheng.appeals import services as appeal_services
 from minsheng.appeals.choices import Status, TimeUnit
 from minsheng.appeals.models import Appeal, AppealEvent
-from minsheng.appeals.reference import resolve_time_limit
+from minsheng.appeals.reference import remembered_appeal, resolve_time_limit
 from minsheng.core import calendar, clock
 from minsheng.core.errors import DomainError
 from minsheng.notify.services import configured_channels, notify
@@ -159,21 +159,35 @@ def due_warnings(now: datetime, *, share: float | None = None) -> Iterator[Due]:
         ).values_list("appeal_id", "deadline_kind", "level", "deadline"):
             raised.setdefault((appeal_id, kind, deadline), set()).add(level)
         for appeal in appeals:
-            for kind in (K.ACCEPT, K.COMPLETE):
-                deadline = _deadline_of(appeal, kind)
-                if deadline is None or appeal.status not in SWEPT[kind]:
-                    continue
-                if kind == K.ACCEPT:
-                    limit = accept_limit(appeal)
-                elif appeal.limit_amount is not None and appeal.limit_unit:
-                    limit = (appeal.limit_amount, appeal.limit_unit)
-                else:
-                    limit = None
-                level = level_due(now, deadline, limit, share)
-                have = raised.get((appeal.pk, kind, deadline), set())
-                if level is None or L.RED in have or level in have:
-                    continue
-                yield Due(appeal.pk, kind, level, deadline)
+            yield from _dues(appeal, now, share, accept_limit, raised)
+
+
+def _limit_of(appeal: Appeal, kind: str, accept_limit: _AcceptLimits) -> tuple[int, str] | None:
+    """The time limit a deadline counts (what "75 % used" is measured in)."""
+    if kind == K.ACCEPT:
+        return accept_limit(appeal)
+    if appeal.limit_amount is not None and appeal.limit_unit:
+        return (appeal.limit_amount, appeal.limit_unit)
+    return None
+
+
+def _dues(
+    appeal: Appeal,
+    now: datetime,
+    share: float,
+    accept_limit: _AcceptLimits,
+    raised: dict[tuple[int, str, datetime], set[str]],
+) -> Iterator[Due]:
+    """The warnings one appeal should have now and does not (``raised``: its open ones)."""
+    for kind in (K.ACCEPT, K.COMPLETE):
+        deadline = _deadline_of(appeal, kind)
+        if deadline is None or appeal.status not in SWEPT[kind]:
+            continue
+        level = level_due(now, deadline, _limit_of(appeal, kind, accept_limit), share)
+        have = raised.get((appeal.pk, kind, deadline), set())
+        if level is None or L.RED in have or level in have:
+            continue
+        yield Due(appeal.pk, kind, level, deadline)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -403,19 +417,18 @@ def _escalate(appeal: Appeal, *, cause: str, order: SupervisionOrder | None, now
     return True
 
 
-def overdue_orders(now: datetime) -> list[int]:
+def overdue_orders(now: datetime, *, appeal_id: int | None = None) -> list[int]:
     """Open supervision orders past their response deadline, on appeals not yet escalated
-    (the partial index on open orders' response deadline)."""
-    return list(
-        SupervisionOrder.objects.filter(
-            responded_at__isnull=True,
-            response_due_at__lt=now,
-            appeal__status__in=ESCALATABLE,
-            appeal__escalation__isnull=True,
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    (the partial index on open orders' response deadline); of one appeal if given."""
+    orders = SupervisionOrder.objects.filter(
+        responded_at__isnull=True,
+        response_due_at__lt=now,
+        appeal__status__in=ESCALATABLE,
+        appeal__escalation__isnull=True,
     )
+    if appeal_id is not None:
+        orders = orders.filter(appeal_id=appeal_id)
+    return list(orders.order_by("pk").values_list("pk", flat=True))
 
 
 def escalate_overdue_order(order_id: int, now: datetime) -> list[str]:
@@ -444,10 +457,13 @@ def _still_applies(warning: DeadlineWarning) -> bool:
     return appeal.status in STILL_APPLIES[kind] and _deadline_of(appeal, kind) == warning.deadline
 
 
-def clear_outdated_warnings(now: datetime) -> int:
+def clear_outdated_warnings(now: datetime, *, appeal_id: int | None = None) -> int:
     """Clear open warnings whose deadline moved (extension, resume, reopen, redispatch) or no
-    longer runs (accepted, replied, closed). Reads the open warnings only (partial index)."""
+    longer runs (accepted, replied, closed). Reads the open warnings only (partial index);
+    of one appeal if given."""
     open_warnings = DeadlineWarning.objects.filter(cleared_at__isnull=True).select_related("appeal")
+    if appeal_id is not None:
+        open_warnings = open_warnings.filter(appeal_id=appeal_id)
     outdated = [w.pk for w in open_warnings.iterator(chunk_size=CHUNK) if not _still_applies(w)]
     cleared = 0
     for start in range(0, len(outdated), CHUNK):
@@ -455,6 +471,122 @@ def clear_outdated_warnings(now: datetime) -> int:
             pk__in=outdated[start : start + CHUNK], cleared_at__isnull=True
         ).update(cleared_at=now)
     return cleared
+
+
+# ---------------------------------------------------------------- a replayed year
+
+
+class ReplaySweep:
+    """The sweep of one appeal at a time, at the instants it would act, for a year replayed
+    step by step (the demo's; the scale generator's templates).
+
+    A worker sweeps every minute; between two steps of a replayed appeal nothing changes but
+    the clock, so the sweep can only find something to do when a deadline turns yellow or red
+    or an open supervision order's answer falls due. ``between`` runs the same functions as
+    ``sweep`` (clear, raise, escalate), restricted to the appeal, at exactly those instants:
+    the warnings, reminders, orders, escalations and notifications a live year would have.
+
+    ``answer`` plays the unit leaders: given a new order it says when, by whom and how it is
+    answered (``respond``, at that instant), or None to leave it to escalate.
+    """
+
+    def __init__(self, *, share: float | None = None, answer: Answerer | None = None) -> None:
+        self.share = settings.MINSHENG_WARNING_SHARE if share is None else share
+        self.accept_limit = _AcceptLimits()
+        self.answer = answer
+        self.answers: dict[int, list[tuple[datetime, int, User, str]]] = {}
+        # Appeals the replay warned, or issued an order for: only these can have a warning
+        # to clear or an order to escalate (no query for the others).
+        self.warned: set[int] = set()
+        self.ordered: set[int] = set()
+
+    def between(self, appeal_id: int, after: datetime, until: datetime) -> list[str]:
+        """Sweep the appeal at each instant in (after, until] where there is something to do.
+        ``after`` is the appeal's last step: the first sweep after it clears the warnings that
+        step made outdated (a reply, an extension, an acceptance)."""
+        done: list[str] = []
+        if appeal_id in self.warned and after + _JUST_AFTER <= until:
+            with clock.replaying(after + _JUST_AFTER):
+                clear_outdated_warnings(after + _JUST_AFTER, appeal_id=appeal_id)
+        while (moment := self._next(appeal_id, after, until)) is not None:
+            with clock.replaying(moment):
+                done += self.run(appeal_id, moment)
+            after = moment
+        return done
+
+    def run(self, appeal_id: int, now: datetime) -> list[str]:
+        """What ``sweep`` would do for this one appeal at ``now`` (after the answers due)."""
+        self._answer_due(appeal_id, now)
+        clear_outdated_warnings(now, appeal_id=appeal_id)
+        appeal = self._current(appeal_id)
+        raised: dict[tuple[int, str, datetime], set[str]] = {}
+        for kind, level, deadline in DeadlineWarning.objects.filter(
+            appeal_id=appeal_id, cleared_at__isnull=True
+        ).values_list("deadline_kind", "level", "deadline"):
+            raised.setdefault((appeal_id, kind, deadline), set()).add(level)
+        done: list[str] = []
+        for due in list(_dues(appeal, now, self.share, self.accept_limit, raised)):
+            done += raise_warning(due, now)
+        if done:
+            self.warned.add(appeal_id)
+        if "order" in done:
+            self.ordered.add(appeal_id)
+            if self.answer is not None:
+                self._schedule(appeal_id, now, self.answer)
+        for order_id in overdue_orders(now, appeal_id=appeal_id):
+            done += escalate_overdue_order(order_id, now)
+        return done
+
+    def _schedule(self, appeal_id: int, now: datetime, answer: Answerer) -> None:
+        for order in SupervisionOrder.objects.filter(appeal_id=appeal_id, issued_at=now):
+            planned = answer(order)
+            if planned is not None:
+                at, by, text = planned
+                self.answers.setdefault(appeal_id, []).append((at, order.pk, by, text))
+
+    def _answer_due(self, appeal_id: int, now: datetime) -> None:
+        pending = self.answers.get(appeal_id, [])
+        for item in sorted(p for p in pending if p[0] <= now):
+            pending.remove(item)
+            at, order_id, by, text = item
+            try:
+                respond(order=order_id, actor=by, text=text)
+            except DomainError:  # the leader may no longer answer it (e.g. the post changed)
+                logger.info("replayed answer to order %s refused", order_id)
+
+    def _current(self, appeal_id: int) -> Appeal:
+        # A bulk replay keeps the appeal in memory (its writes go through to the database).
+        kept = remembered_appeal(appeal_id)
+        return kept if kept is not None else Appeal.objects.get(pk=appeal_id)
+
+    def _next(self, appeal_id: int, after: datetime, until: datetime) -> datetime | None:
+        """The first instant in (after, until] at which a warning or an escalation falls due."""
+        appeal = self._current(appeal_id)
+        moments = []
+        for kind in (K.ACCEPT, K.COMPLETE):
+            deadline = _deadline_of(appeal, kind)
+            if deadline is None or appeal.status not in SWEPT[kind]:
+                continue
+            moments.append(deadline + _JUST_AFTER)  # red: past the deadline
+            limit = _limit_of(appeal, kind, self.accept_limit)
+            if limit is not None:
+                moments.append(deadlines.yellow_at(deadline, limit[0], limit[1], self.share))
+        if appeal_id in self.ordered and appeal.status in ESCALATABLE:
+            moments += [
+                due + _JUST_AFTER
+                for due in SupervisionOrder.objects.filter(
+                    appeal_id=appeal_id, responded_at__isnull=True
+                ).values_list("response_due_at", flat=True)
+            ]
+        moments += [at for at, *_rest in self.answers.get(appeal_id, [])]
+        ahead = [m for m in moments if after < m <= until]
+        return min(ahead) if ahead else None
+
+
+# Red means "past the deadline": the first sweep after it, a second later in a replay.
+_JUST_AFTER = timedelta(seconds=1)
+# A replayed order's answer: when, by whom, what.
+Answerer = Callable[[SupervisionOrder], tuple[datetime, User, str] | None]
 
 
 # ---------------------------------------------------------------- by hand
