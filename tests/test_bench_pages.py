@@ -54,9 +54,13 @@ def test_every_page_kind_is_measured_with_positive_times_and_query_counts(
         "queue page 3",
         "appeal detail",
     ]
+    # the center sees the supervision orders page; a township's handler does not
     assert [(k.page, k.role) for k in kinds] == [
         *((page, "dispatcher") for page in staff_pages),
+        ("supervision orders", "dispatcher"),
+        ("notifications", "dispatcher"),
         *((page, "township") for page in staff_pages),
+        ("notifications", "township"),
         ("portal track lookup", "citizen"),
         ("portal tracking page", "citizen"),
     ]
