@@ -194,3 +194,33 @@ def test_another_units_leader_does_not_see_the_order(world):
     assert page.context["rows"] == []
     assert response.status_code == 404
     assert state(appeal) == before
+
+
+def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch):
+    from datetime import timedelta
+
+    from minsheng.supervision import selectors
+    from tests.supervision.helpers import MONDAY_10
+
+    # given three orders to 和兴镇, issued a day apart (so answer deadlines in that order)
+    monkeypatch.setattr(selectors, "ORDERS_PAGE", 2)
+    ours = []
+    for day in range(3):
+        appeal = accepted_at(world, MONDAY_10 + timedelta(days=day))
+        client_for(world["dispatcher"]).post(
+            f"/console/appeals/{appeal.pk}/supervise/", {"reason": f"第{day}次"}
+        )
+        ours.append(SupervisionOrder.objects.get(appeal=appeal))
+    ours.sort(key=lambda o: (o.response_due_at, o.pk))
+
+    def shown(who: str) -> list[int]:
+        page = client_for(world[who]).get("/console/supervision/")
+        assert page.status_code == 200
+        return [row["order"].pk for row in page.context["rows"]]
+
+    # then the town's leader, the town's dispatcher and the city's see the two most urgent;
+    # the other town's leader none
+    assert shown("town_leader") == [o.pk for o in ours[:2]]
+    assert shown("town_dispatcher") == [o.pk for o in ours[:2]]
+    assert shown("dispatcher") == [o.pk for o in ours[:2]]
+    assert shown("other_leader") == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms import Form
 
 from minsheng.appeals import permissions as appeal_permissions
@@ -15,7 +15,7 @@ from minsheng.appeals.choices import Action
 from minsheng.appeals.models import Appeal
 from minsheng.org.choices import Role
 from minsheng.org.models import User
-from minsheng.org.selectors import paths_for, subtree_q
+from minsheng.org.selectors import paths_for, unit_ids_under
 
 from .choices import Level
 from .forms import OrderForm, RemindForm
@@ -25,10 +25,22 @@ from .permissions import may_answer
 
 def orders_for(user: User) -> QuerySet[SupervisionOrder]:
     """Orders addressed to units the user leads (their subtree), and orders on appeals the
-    user may see (the center's staff)."""
-    leading = subtree_q(paths_for(user, [Role.UNIT_LEADER]), "unit__path")
-    visible = Q(appeal__in=appeal_selectors.appeals_for(user).values("pk"))
-    return SupervisionOrder.objects.filter(leading | visible)
+    user may see (the center's staff).
+
+    Both are per-row tests on the order: its unit among the led units' ids, its appeal in scope
+    by ``EXISTS`` on the appeal's primary key. Read in deadline order from the open orders'
+    index, a page stops after its rows; a join on the unit path OR'ed with ``IN`` (every
+    visible appeal) read them all (346 ms for a township leader at 2M appeals, docs/scaling.md).
+    """
+    if not appeal_permissions.visible_to(user):  # the whole city
+        return SupervisionOrder.objects.all()
+    in_scope = Exists(appeal_selectors.appeals_for(user).filter(pk=OuterRef("appeal_id")))
+    led = unit_ids_under(paths_for(user, [Role.UNIT_LEADER]))
+    return SupervisionOrder.objects.filter(Q(unit_id__in=led) | in_scope if led else in_scope)
+
+
+# The most urgent first, a page at a time: each open order carries its answer form.
+ORDERS_PAGE = 50
 
 
 def open_orders_page(user: User, *, include_answered: bool = False) -> list[dict[str, Any]]:
@@ -37,7 +49,7 @@ def open_orders_page(user: User, *, include_answered: bool = False) -> list[dict
         orders = orders.filter(responded_at__isnull=True)
     return [
         {"order": order, "may_answer": may_answer(user, order)}
-        for order in orders.order_by("response_due_at", "pk")[:200]
+        for order in orders.order_by("response_due_at", "pk")[:ORDERS_PAGE]
     ]
 
 
