@@ -204,6 +204,7 @@ def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch)
 
     # given three orders to 和兴镇, issued a day apart (so answer deadlines in that order)
     monkeypatch.setattr(selectors, "ORDERS_PAGE", 2)
+    monkeypatch.setattr(selectors, "SCAN_CHUNK", 1)  # the scan's steps, one order each
     ours = []
     for day in range(3):
         appeal = accepted_at(world, MONDAY_10 + timedelta(days=day))
@@ -213,8 +214,8 @@ def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch)
         ours.append(SupervisionOrder.objects.get(appeal=appeal))
     ours.sort(key=lambda o: (o.response_due_at, o.pk))
 
-    def shown(who: str) -> list[int]:
-        page = client_for(world[who]).get("/console/supervision/")
+    def shown(who: str, query: str = "") -> list[int]:
+        page = client_for(world[who]).get(f"/console/supervision/{query}")
         assert page.status_code == 200
         return [row["order"].pk for row in page.context["rows"]]
 
@@ -224,3 +225,11 @@ def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch)
     assert shown("town_dispatcher") == [o.pk for o in ours[:2]]
     assert shown("dispatcher") == [o.pk for o in ours[:2]]
     assert shown("other_leader") == []
+    # when the most urgent is answered, the next comes up; with the answered ones shown,
+    # the newest come first
+    client_for(world["town_leader"]).post(
+        f"/console/supervision/{ours[0].pk}/respond/", {"response": "已办"}
+    )
+    assert shown("town_leader") == [o.pk for o in ours[1:3]]
+    newest = sorted((o.pk for o in ours), reverse=True)
+    assert shown("town_leader", "?all=1") == newest[:2]
