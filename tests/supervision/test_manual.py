@@ -197,22 +197,27 @@ def test_another_units_leader_does_not_see_the_order(world):
 
 
 def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch):
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
+    from minsheng.core import clock
     from minsheng.supervision import selectors
-    from tests.supervision.helpers import MONDAY_10
+    from tests.supervision.helpers import MONDAY_10, SH
 
-    # given three orders to 和兴镇, issued a day apart (so answer deadlines in that order)
+    # given three orders to 和兴镇 on appeals of three days, issued by hand on Thursday
+    # morning: one answer deadline for all three (the end of Friday), so the page's order and
+    # the scan's steps go by id within it
     monkeypatch.setattr(selectors, "ORDERS_PAGE", 2)
     monkeypatch.setattr(selectors, "SCAN_CHUNK", 1)  # the scan's steps, one order each
     ours = []
     for day in range(3):
         appeal = accepted_at(world, MONDAY_10 + timedelta(days=day))
-        client_for(world["dispatcher"]).post(
-            f"/console/appeals/{appeal.pk}/supervise/", {"reason": f"第{day}次"}
-        )
+        with clock.replaying(MONDAY_10 + timedelta(days=3)):
+            client_for(world["dispatcher"]).post(
+                f"/console/appeals/{appeal.pk}/supervise/", {"reason": f"第{day}次"}
+            )
         ours.append(SupervisionOrder.objects.get(appeal=appeal))
-    ours.sort(key=lambda o: (o.response_due_at, o.pk))
+    assert {o.response_due_at for o in ours} == {datetime(2026, 3, 14, 0, 0, tzinfo=SH)}
+    ours.sort(key=lambda o: o.pk)
 
     def shown(who: str, query: str = "") -> list[int]:
         page = client_for(world[who]).get(f"/console/supervision/{query}")
