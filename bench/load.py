@@ -63,6 +63,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import intake  # noqa: E402 - server, payloads, PostgreSQL and table helpers
+import procstat  # noqa: E402 - CPU split and PostgreSQL's reads over the window
 from intake import (  # noqa: E402
     HOST,
     MINSHENG,
@@ -403,17 +404,31 @@ def run(args: argparse.Namespace) -> tuple[Report, dict[str, Any]]:
             f"{args.clients} clients: warming up for {args.warmup:g} s, "
             f"then measuring {args.seconds:g} s …"
         )
+        sessions = {server.proc.pid: "app"} if server.proc else {}
+        sessions.update({p.pid: "task workers" for p in task_workers})
+        stats = intake.pg_connect(env["MINSHENG_DATABASE_URL"])
+        database = env["MINSHENG_DATABASE_URL"].rsplit("/", 1)[-1]
+        snapshots: list[procstat.Snapshot] = []
+        opening = threading.Timer(
+            args.warmup,
+            lambda: snapshots.append(procstat.Snapshot.take(sessions, stats, database)),
+        )
         begin = time.perf_counter()
         for worker in workers:
             worker.stop_at = begin + args.warmup + args.seconds
         gate.set()
+        opening.start()
         for worker in workers:
             worker.join()
+        opening.join()
+        snapshots.append(procstat.Snapshot.take(sessions, stats, database))
+        stats.close()
         start = begin + args.warmup
         measured = [o for w in workers for o in w.outcomes if o.done_at - o.latency >= start]
         end = max((o.done_at for o in measured), default=start + 1)
         report = Report(window=end - start, outcomes=measured)
         info = check(env, shared)
+        info["usage"] = procstat.Usage.between(*snapshots).lines(len(measured))
         info["exited"] = [p.poll() for p in task_workers]
         return report, info
     finally:
@@ -468,6 +483,8 @@ def record(command: str, machine: dict[str, str], report: Report, info: dict[str
         f"Window: {report.window:.1f} s measured after the warm-up. Submissions answered 201: "
         f"{info['created']:,}, all in the database: {info['found'] == info['distinct']}.",
         "",
+        *(f"- {line}" for line in info["usage"]),
+        "",
         md_table(HEADER, report.rows()),
         "",
     ]
@@ -515,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text_table(HEADER, report.rows()))
     print(f"\nsubmissions answered 201: {info['created']:,}; in the database: {info['found']:,}")
+    print("\n".join(info["usage"]))
     errors = report.errors()
     for line in errors:
         print("  " + line)

@@ -204,10 +204,9 @@ def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch)
     from tests.supervision.helpers import MONDAY_10, SH
 
     # given three orders to 和兴镇 on appeals of three days, issued by hand on Thursday
-    # morning: one answer deadline for all three (the end of Friday), so the page's order and
-    # the scan's steps go by id within it
+    # morning: one answer deadline for all three (the end of Friday), so the page's order goes
+    # by id within it
     monkeypatch.setattr(selectors, "ORDERS_PAGE", 2)
-    monkeypatch.setattr(selectors, "SCAN_CHUNK", 1)  # the scan's steps, one order each
     ours = []
     for day in range(3):
         appeal = accepted_at(world, MONDAY_10 + timedelta(days=day))

@@ -132,6 +132,24 @@ def can_intake(user: User, channel: str, territory: OrgUnit | None) -> bool:
     return False
 
 
+def center_scope(user: User) -> Q | None:
+    """The appeals the user's center posts cover: ``None`` without such a post, ``Q()`` (no
+    condition) for a post at the city root, else those whose territory or lead unit lies
+    under a post's unit."""
+    posts = [post for post in posts_of(user) if post.role in CENTER_VIEW_ROLES]
+    if not posts:
+        return None
+    if any(_is_root(post) for post in posts):
+        return Q()
+    ids = unit_ids_under([post.unit_path for post in posts])
+    return Q(territory_id__in=ids) | Q(lead_unit_id__in=ids)
+
+
+def sees_whole_city(user: User) -> bool:
+    center = center_scope(user)
+    return center is not None and not center.children
+
+
 def visible_to(user: User) -> Q:
     """The filter every staff read of appeals goes through (DESIGN.md invariant 3).
 
@@ -141,22 +159,18 @@ def visible_to(user: User) -> Q:
     the filter stays a per-row test on the appeal that any index can serve — see
     docs/scaling.md "Scopes".
     """
-    posts = posts_of(user)
+    center = center_scope(user)
+    if center is not None and not center.children:
+        return Q()
     q = Q(intake_by=user.pk) if user.pk else Q(pk__in=[])
-    center: list[str] = []
+    if center is not None:
+        q |= center
     units: list[int] = []
-    for post in posts:
-        if post.role in CENTER_VIEW_ROLES:
-            if _is_root(post):
-                return Q()
-            center.append(post.unit_path)
-        elif post.role == R.HANDLER:
+    for post in posts_of(user):
+        if post.role == R.HANDLER:
             units.append(post.unit_id)
         elif post.role == R.UNIT_LEADER:
             units += unit_ids_under([post.unit_path])
-    if center:
-        ids = unit_ids_under(center)
-        q |= Q(territory_id__in=ids) | Q(lead_unit_id__in=ids)
     if units:
         ids = sorted(set(units))
         q |= Q(lead_unit_id__in=ids) | _co_handled(ids)

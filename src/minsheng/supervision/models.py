@@ -100,6 +100,12 @@ class SupervisionOrder(models.Model):
                 name="order_open_due",
             ),
             models.Index(fields=["unit", "-id"], name="order_unit_id"),
+            # a leader's open orders, most urgent first (the orders page)
+            models.Index(
+                fields=["unit", "response_due_at"],
+                condition=Q(responded_at__isnull=True),
+                name="order_open_unit",
+            ),
         ]
 
     def __str__(self) -> str:

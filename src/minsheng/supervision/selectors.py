@@ -27,63 +27,59 @@ def orders_for(user: User) -> QuerySet[SupervisionOrder]:
     """Orders addressed to units the user leads (their subtree), and orders on appeals the
     user may see (the center's staff): a per-row test on the order (its unit among the led
     units' ids) or on its appeal (``EXISTS`` on the appeal's primary key in scope)."""
-    if not appeal_permissions.visible_to(user):  # the whole city
+    if appeal_permissions.sees_whole_city(user):
         return SupervisionOrder.objects.all()
     in_scope = Exists(appeal_selectors.appeals_for(user).filter(pk=OuterRef("appeal_id")))
     led = unit_ids_under(paths_for(user, [Role.UNIT_LEADER]))
     return SupervisionOrder.objects.filter(Q(unit_id__in=led) | in_scope if led else in_scope)
 
 
-# A page of orders (each open one carries its answer form), and the rows read per step when
-# the scope is checked in Python.
+# A page of orders.
 ORDERS_PAGE = 50
-SCAN_CHUNK = 2000
+
+
+def _page_sources(user: User) -> list[QuerySet[SupervisionOrder]]:
+    """Where the orders page's rows come from: the orders addressed to the units the user
+    leads (theirs to answer), and for the center's staff the orders on appeals their center
+    posts cover (the whole city: every order).
+
+    Each source is read on its own, its page taken by index and the pages merged: one query
+    OR'ing them made PostgreSQL hash every appeal of a township leader's scope first (316 ms
+    at 2M appeals), and reading open orders in deadline order to test each against the scope
+    read most of them for a leader of few units (docs/scaling.md "Supervision orders page").
+    A leader's other ways into an appeal (co-handling, intake) show its orders on the
+    appeal's page, not here.
+    """
+    center = appeal_permissions.center_scope(user)
+    if center is not None and not center.children:
+        return [SupervisionOrder.objects.all()]
+    sources = []
+    led = unit_ids_under(paths_for(user, [Role.UNIT_LEADER]))
+    if led:
+        sources.append(SupervisionOrder.objects.filter(unit_id__in=led))
+    if center is not None:
+        covered = Appeal.objects.filter(center, pk=OuterRef("appeal_id"))
+        sources.append(SupervisionOrder.objects.filter(Exists(covered)))
+    return sources
 
 
 def open_orders_page(user: User, *, include_answered: bool = False) -> list[dict[str, Any]]:
-    """The most urgent open orders in the user's scope (with answered ones: the newest).
-
-    Open orders are few (a partial index holds them, in answer-deadline order), so they are
-    read in that order a chunk at a time and kept if in scope: the led units' ids in Python,
-    the rest by one primary-key query per chunk. A single query OR'ing the two made
-    PostgreSQL hash every appeal of the user's scope first (316 ms for a township leader at
-    2M appeals; docs/scaling.md).
-    """
-    related = ("appeal", "unit", "issued_by", "responded_by")
+    """The page's most urgent open orders (with answered ones: the newest first)."""
+    fields = ("pk",) if include_answered else ("pk", "response_due_at")
+    order = ("-pk",) if include_answered else ("response_due_at", "pk")
+    rows: set[tuple[Any, ...]] = set()
+    for source in _page_sources(user):
+        if not include_answered:
+            source = source.filter(responded_at__isnull=True)
+        rows.update(source.order_by(*order).values_list(*fields)[:ORDERS_PAGE])
     if include_answered:
-        # the history, newest first (the addressed unit's index, or the primary key)
-        orders = orders_for(user).select_related(*related).order_by("-pk")[:ORDERS_PAGE]
-        return [{"order": o, "may_answer": may_answer(user, o)} for o in orders]
-    ids = _open_order_ids_in_scope(user)
+        ranked = sorted(rows, key=lambda row: -row[0])
+    else:
+        ranked = sorted(rows, key=lambda row: (row[1], row[0]))
+    ids = [row[0] for row in ranked[:ORDERS_PAGE]]
+    related = ("appeal", "unit", "issued_by", "responded_by")
     by_id = SupervisionOrder.objects.select_related(*related).in_bulk(ids)
     return [{"order": by_id[i], "may_answer": may_answer(user, by_id[i])} for i in ids]
-
-
-def _open_order_ids_in_scope(user: User) -> list[int]:
-    open_orders = SupervisionOrder.objects.filter(responded_at__isnull=True).order_by(
-        "response_due_at", "pk"
-    )
-    everything = not appeal_permissions.visible_to(user)
-    led = set(unit_ids_under(paths_for(user, [Role.UNIT_LEADER])))
-    scope = appeal_selectors.appeals_for(user)  # built once: its unit ids are read now
-    kept: list[int] = []
-    after: tuple[Any, int] | None = None
-    while len(kept) < ORDERS_PAGE:
-        chunk = open_orders
-        if after is not None:
-            due, pk = after
-            chunk = chunk.filter(Q(response_due_at__gt=due) | Q(response_due_at=due, pk__gt=pk))
-        rows = list(chunk.values_list("pk", "appeal_id", "unit_id", "response_due_at")[:SCAN_CHUNK])
-        if not rows:
-            break
-        after = (rows[-1][3], rows[-1][0])
-        if everything:
-            kept += [pk for pk, *_rest in rows]
-            continue
-        others = {appeal for _pk, appeal, unit, _due in rows if unit not in led}
-        visible = set(scope.filter(pk__in=others).values_list("pk", flat=True)) if others else set()
-        kept += [pk for pk, appeal, unit, _due in rows if unit in led or appeal in visible]
-    return kept[:ORDERS_PAGE]
 
 
 def may_remind(user: User, appeal: Appeal) -> bool:
