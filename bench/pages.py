@@ -372,7 +372,9 @@ def build_kinds(
         # the year's supervision (issue 6): the open orders a leader or the center answers
         # for, and one's notifications (the bell's page)
         if sees_supervision(user):
-            add("supervision orders", role, fixed(reverse("console:supervision_orders")))
+            orders_url = reverse("console:supervision_orders")
+            add("supervision orders", role, fixed(orders_url))
+            add("supervision orders answered too", role, fixed(f"{orders_url}?all=1"))
         add("notifications", role, fixed(reverse("console:notifications")))
 
     citizens = list(

@@ -58,6 +58,7 @@ def test_every_page_kind_is_measured_with_positive_times_and_query_counts(
     assert [(k.page, k.role) for k in kinds] == [
         *((page, "dispatcher") for page in staff_pages),
         ("supervision orders", "dispatcher"),
+        ("supervision orders answered too", "dispatcher"),
         ("notifications", "dispatcher"),
         *((page, "township") for page in staff_pages),
         ("notifications", "township"),
