@@ -62,11 +62,26 @@ def test_staff_roles_and_password_changes_are_audited_without_the_hash(admin_cli
     response = admin_client.post(f"/admin/org/user/{user.pk}/change/", form)
     assert response.status_code == 302, response.content[:2000]
     assert User.objects.get(pk=user.pk).display_name == "新名字"
-    added = AuditRecord.objects.get(action="admin.membership.add")
-    assert (
-        "unit_leader" in added.data["row"]
-        or "Unit leader" in added.data["row"]
-        or (added.data["row"].endswith("单位负责人"))
+    # the role is recorded once, by the service that granted it
+    granted = AuditRecord.objects.get(action="org.role.grant")
+    assert (granted.data["role"], granted.data["unit"]) == ("unit_leader", world.town.code)
+    assert not AuditRecord.objects.filter(action="admin.membership.add").exists()
+
+    # when a new password is set on the admin's password page
+    new_password = "Zx9!kq2#Lm7pR"
+    response = admin_client.post(
+        f"/admin/org/user/{user.pk}/password/",
+        {"password1": new_password, "password2": new_password, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    user.refresh_from_db()
+    assert user.check_password(new_password)
+    changed = AuditRecord.objects.get(action="admin.user.password")
+    assert (changed.target_id, changed.data) == (
+        str(user.pk),
+        {"changed": {"password": "(changed)"}},
     )
     for record in AuditRecord.objects.filter(action__startswith="admin."):
         assert "argon2" not in str(record.data)
+        assert new_password not in str(record.data)
+    assert list(verify_chain()) == []

@@ -96,8 +96,11 @@ class AuditedModelAdmin(admin.ModelAdmin):
         )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """Inline rows (a staff member's memberships = their roles) are audited one by one."""
+        """Inline rows are audited one by one, unless the formset saves through services that
+        audit (``audited_by_services``: a staff member's roles), which would record each twice."""
         super().save_formset(request, form, formset, change)
+        if getattr(formset, "audited_by_services", False):
+            return
         for obj in formset.new_objects:
             audit.record(
                 actor=request.user,

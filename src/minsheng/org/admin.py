@@ -15,11 +15,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from minsheng.core import audit
 from minsheng.core.admin_audit import AuditedModelAdmin
 from minsheng.core.errors import DomainError
 
@@ -97,6 +99,8 @@ class MembershipFormSet(forms.BaseInlineFormSet):
             )
 
     # Saving goes through the services (locked, permission-checked, audited).
+    audited_by_services = True
+
     def save_new(self, form: Any, commit: bool = True) -> Membership:
         return services.grant_role(
             user=self.instance,
@@ -180,10 +184,20 @@ class UserAdmin(AuditedModelAdmin, BaseUserAdmin):  # type: ignore[misc]
     def user_change_password(
         self, request: HttpRequest, id: str, form_url: str = ""
     ) -> HttpResponse:
+        """Django's page, gated by duty; a password set here is audited (never its hash)."""
         target = self.get_object(request, id)
         if target is not None and not permissions.can_change_staff_account(request.user, target):
             raise PermissionDenied
-        return super().user_change_password(request, id, form_url)
+        with transaction.atomic():  # the new password and its record, or neither
+            response = super().user_change_password(request, id, form_url)
+            if target is not None and request.method == "POST" and response.status_code == 302:
+                audit.record(
+                    actor=request.user,
+                    action="admin.user.password",
+                    target=target,
+                    data={"changed": {"password": "(changed)"}},
+                )
+        return response
 
 
 @admin.register(ApiToken)
