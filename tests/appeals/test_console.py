@@ -229,9 +229,10 @@ def test_queue_runs_a_constant_number_of_queries(world, django_assert_max_num_qu
         in_progress(world)
     many = queue_queries(client)
     assert few == many
-    # 9: the scope reads the unit's co-handled appeal ids first (one indexed query) so that the
-    # queue's own query is an OR of index conditions (permissions._co_handled)
-    with django_assert_max_num_queries(9):
+    # 10: the scope reads the unit's co-handled appeal ids and those the handler took in first
+    # (one indexed query each) so that the queue's own query is an OR of index conditions
+    # (permissions._co_handled, permissions._taken_in)
+    with django_assert_max_num_queries(10):
         client.get("/console/appeals/?status=in_progress")
 
 

@@ -162,7 +162,7 @@ def visible_to(user: User) -> Q:
     center = center_scope(user)
     if center is not None and not center.children:
         return Q()
-    q = Q(intake_by=user.pk) if user.pk else Q(pk__in=[])
+    q = _taken_in(user)
     if center is not None:
         q |= center
     units: list[int] = []
@@ -180,6 +180,22 @@ def visible_to(user: User) -> Q:
 # Up to this many co-handled appeals are named by id in the scope (a bitmap the planner can
 # combine with the search index's); more are left to a subquery.
 CO_IDS_INLINE = 5_000
+
+
+def _taken_in(user: User) -> Q:
+    """Appeals the user registered on a citizen's behalf, read first from the intake index and
+    named by id like co-handling: an alternative with none drops out of the scope. Kept as a
+    condition in the OR, it hid ``appeal_unit_status_id`` from the planner — a township
+    handler's queue of appeals in progress (``taken in by me OR led by my unit``, then the
+    status) read the city's 60,000 appeals in progress to keep 1,485 (68 ms at 10M appeals);
+    without it, one index range (0.1 ms)."""
+    if not user.pk:
+        return Q(pk__in=[])
+    mine = Appeal.objects.filter(intake_by=user.pk)
+    ids = list(mine.values_list("pk", flat=True)[: CO_IDS_INLINE + 1])
+    if len(ids) > CO_IDS_INLINE:
+        return Q(intake_by=user.pk)
+    return Q(pk__in=sorted(ids))
 
 
 def _co_handled(unit_ids: list[int]) -> Q:
