@@ -4,7 +4,7 @@ and place typed at intake).
 Candidates are the user's visible, open appeals of the same township (or street) received within
 ``MINSHENG_DUPLICATE_DAYS`` (default 30), newest first, at most ``MAX_CANDIDATES``: one bounded
 query, served by the partial index of open appeals on ``(territory, created_at)``
-(``appeal_open_territory_created``: one short range per village of the township). Each is scored
+(``appeal_merge_candidates``: one short range per village of the township). Each is scored
 by the cosine of the character 2–3-gram vectors of the candidates and the text
 (``similarity.vectorize``, no model file), times 1 in the same village or community and
 ``NEIGHBOUR_WEIGHT`` elsewhere in the township; ``MIN_SCORE`` was set on the real messages
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from minsheng.appeals.models import OPEN, Appeal
+from minsheng.appeals.models import MERGE_CANDIDATES, Appeal
 from minsheng.appeals.selectors import appeals_for
 from minsheng.core import clock
 from minsheng.org.choices import UnitKind
@@ -80,7 +80,7 @@ def related(
     candidates = (
         appeals_for(user)
         .filter(
-            OPEN,  # the partial index's own condition (models.OPEN)
+            MERGE_CANDIDATES,  # the partial index's own condition (appeals.models)
             territory__in=OrgUnit.objects.filter(path__startswith=area.path).values("pk"),
             created_at__gte=now - timedelta(days=window_days()),
             created_at__lte=now,
