@@ -1,7 +1,9 @@
 """Page latency: server time of the staff console and the portal's tracking pages (issue 3).
 
 Target: p95 < 100 ms for every page with 100,000 appeals in PostgreSQL, on the project's
-2-core machine.
+2-core machine (issue 3); at scale (issue 6, up to 21 million appeals): queues, details and
+the other pages 100 ms, a text search 500 ms, the tracking look-up 20 ms — the verdict line
+applies these.
 
 What one run does:
 
@@ -83,7 +85,9 @@ SECTION = "## Pages (issue 3)"
 RUNS_START = "<!-- pages:runs (bench/pages.py --record writes below; newest first) -->"
 RUNS_END = "<!-- /pages:runs -->"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/minsheng_bench_pages"
-TARGET_P95_MS = 100.0
+TARGET_P95_MS = 100.0  # every page (issue 3), and the queues and details at scale (issue 6)
+SEARCH_TARGET_P95_MS = 500.0  # a text search in the queue (issue 6)
+LOOKUP_TARGET_P95_MS = 20.0  # the portal's tracking look-up (issue 6)
 HOST = "127.0.0.1"
 
 # Demo accounts (minsheng.org.demo.DEMO_ACCOUNTS) measured, by short role name.
@@ -561,7 +565,7 @@ def explain(kinds: list[Kind], every: bool) -> list[str]:
 
     out = []
     for kind in kinds:
-        if not kind.slowest[1] or not (every or p(kind.times, 95) * 1000 > TARGET_P95_MS):
+        if not kind.slowest[1] or not (every or p(kind.times, 95) * 1000 > target_ms(kind)):
             continue
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + kind.slowest[1])
@@ -614,12 +618,31 @@ def rows_of(kinds: list[Kind]) -> list[list[str]]:
     return rows
 
 
+def target_ms(kind: Kind) -> float:
+    """Issue 6's p95 targets: searches 500 ms, the tracking look-up 20 ms, other pages 100 ms."""
+    if kind.page == "portal track lookup":
+        return LOOKUP_TARGET_P95_MS
+    if kind.page.startswith("queue search") and kind.page != "queue search code":
+        return SEARCH_TARGET_P95_MS
+    return TARGET_P95_MS
+
+
+def over_target(kinds: list[Kind]) -> list[Kind]:
+    return [k for k in kinds if not k.times or p(k.times, 95) * 1000 >= target_ms(k)]
+
+
 def verdict(kinds: list[Kind]) -> str:
-    over = [k for k in kinds if not k.times or p(k.times, 95) * 1000 >= TARGET_P95_MS]
-    worst = max(kinds, key=lambda k: p(k.times, 95) if k.times else math.inf)
-    target = f"target p95 < {TARGET_P95_MS:.0f} ms for every page"
+    over = over_target(kinds)
+    worst = max(kinds, key=lambda k: p(k.times, 95) / target_ms(k) if k.times else math.inf)
+    target = (
+        f"target p95 < {TARGET_P95_MS:.0f} ms for every page (searches "
+        f"{SEARCH_TARGET_P95_MS:.0f} ms, tracking look-up {LOOKUP_TARGET_P95_MS:.0f} ms)"
+    )
     if not over:
-        return f"{target}: MET (slowest p95: {worst.label} {p(worst.times, 95) * 1000:.1f} ms)"
+        return (
+            f"{target}: MET (closest to its target: {worst.label} "
+            f"{p(worst.times, 95) * 1000:.1f} ms)"
+        )
     return f"{target}: NOT MET by " + ", ".join(
         f"{k.label} {p(k.times, 95) * 1000:.1f} ms" if k.times else f"{k.label} (no answers)"
         for k in over
@@ -823,7 +846,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(k.errors for _n, table in tables for k in table):
         say("FAILED: unexpected answers above")
         return 1
-    over = [k for k in kinds if not k.times or p(k.times, 95) * 1000 >= TARGET_P95_MS]
+    over = over_target(kinds)
     if args.check_target and over:
         return 3
     return 0
