@@ -192,3 +192,26 @@ def test_handler_table_follows_the_appeals_outcome_scope_and_place(world):
     refresh_rollups()
     # then: the handler's closed count follows the appeal's outcome now
     assert table(town) == [("town_handler", 4, 3, 2)]
+
+
+@pytest.mark.django_db
+def test_handler_rows_add_up_the_same_over_chunks_of_appeals(world, monkeypatch):
+    from minsheng.analytics import rollups
+    from minsheng.analytics.models import DailyHandlerRollup
+
+    # given the hand-built month, its handler rows aggregated over all its appeals at once
+    build_march(world)
+    fields = ["day", "actor_id", "lead_unit_id", "territory_id", *rollups.HANDLER_COUNTERS]
+
+    def rows() -> list[tuple]:
+        return sorted(DailyHandlerRollup.objects.values_list(*fields))
+
+    refresh_rollups(full=True)
+    whole = rows()
+    # when the same days are aggregated one appeal at a time (every row sums several chunks)
+    monkeypatch.setattr(rollups, "HANDLER_CHUNK", 1)
+    refresh_rollups(full=True)
+
+    # then every row and count is the same; a row of the day with two appeals among them
+    assert rows() == whole
+    assert max(row[fields.index("handled")] for row in whole) >= 2
