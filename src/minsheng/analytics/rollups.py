@@ -94,8 +94,9 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
-def recompute_days(days: Iterable[date]) -> int:
-    """Replace the rollup rows of ``days`` by a fresh computation. Returns the number of days."""
+def recompute_days(days: Iterable[date], *, every_day: bool = False) -> int:
+    """Replace the rollup rows of ``days`` by a fresh computation. Returns the number of days.
+    ``every_day``: part of a full refresh (see ``_write_handlers``)."""
     wanted = sorted(set(days))
     if not wanted:
         return 0
@@ -115,7 +116,7 @@ def recompute_days(days: Iterable[date]) -> int:
         )
         for first, last in _runs(wanted):
             _write_narrow(first, last)
-            _write_handlers(first, last)
+            _write_handlers(first, last, every_day=every_day)
     return len(wanted)
 
 
@@ -137,37 +138,41 @@ def _write_narrow(first: date, last: date) -> None:
         )
 
 
-def _write_handlers(first: date, last: date) -> None:
+def _write_handlers(first: date, last: date, *, every_day: bool = False) -> None:
     """The handler rows of the days, from the events of the appeals received on them.
 
-    An aggregate in the database per ``HANDLER_CHUNK`` of those appeals, named by id: events
-    grouped by (day, person, lead unit, place), distinct counts, as a person who both accepted
-    and replied handled the appeal once; an appeal lies in one chunk only, so the chunks' counts
-    add up. One aggregate over the days' range instead made PostgreSQL scan every event of the
-    table (63M at 10M appeals: 7.8 s for one day, every refresh while appeals come in); by ids,
-    the events come from ``event_appeal_at``.
+    Events grouped by (day, person, lead unit, place), distinct counts, as a person who both
+    accepted and replied handled the appeal once. A full refresh (``every_day``) aggregates a
+    run of days in one query: it reads every event anyway. Otherwise the days' appeals are
+    named by id, ``HANDLER_CHUNK`` at a time, and their events come from ``event_appeal_at``
+    (an appeal lies in one chunk, so the chunks' counts add up): one aggregate over a few days'
+    received range made PostgreSQL scan every event of the table (63M at 10M appeals: 7.8 s for
+    one day) at each refresh while appeals came in.
     """
-    appeals = (
-        Appeal.objects.filter(
-            created_at__gte=day_start(first), created_at__lt=day_start(last + _ONE_DAY)
-        )
-        .exclude(status__in=kpi.EXCLUDED)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    begin, end = day_start(first), day_start(last + _ONE_DAY)
     totals: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(HANDLER_COUNTERS))
-    after = 0
-    while chunk := list(appeals.filter(pk__gt=after)[:HANDLER_CHUNK]):
-        after = chunk[-1]
-        for row in _handler_counts(chunk):
-            key = (
-                row["day"],
-                row["actor_id"],
-                row["appeal__lead_unit_id"],
-                row["appeal__territory_id"],
-            )
+
+    def add(rows: Iterable[dict]) -> None:
+        for row in rows:
+            key = (row["day"], row["actor_id"], row["appeal__lead_unit_id"])
+            counts = totals[(*key, row["appeal__territory_id"])]
             for i, name in enumerate(HANDLER_COUNTERS):
-                totals[key][i] += row[name]
+                counts[i] += row[name]
+
+    if every_day:
+        add(_handler_counts(Q(appeal__created_at__gte=begin, appeal__created_at__lt=end)))
+    else:
+        appeals = (
+            Appeal.objects.filter(created_at__gte=begin, created_at__lt=end)
+            .exclude(status__in=kpi.EXCLUDED)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        after = 0
+        while chunk := list(appeals.filter(pk__gt=after)[:HANDLER_CHUNK]):
+            after = chunk[-1]
+            # both sides named: PostgreSQL does not carry an id list across the join
+            add(_handler_counts(Q(appeal_id__in=chunk, appeal__pk__in=chunk)))
     DailyHandlerRollup.objects.bulk_create(
         (
             DailyHandlerRollup(
@@ -183,17 +188,12 @@ def _write_handlers(first: date, last: date) -> None:
     )
 
 
-def _handler_counts(appeal_ids: list[int]) -> Iterable[dict]:
+def _handler_counts(events_of: Q) -> Iterable[dict]:
     closed = Q(appeal__status=Status.CLOSED)
     rated = closed & ~Q(appeal__rating="")
     return (
-        AppealEvent.objects.filter(
-            # both sides named: PostgreSQL does not carry an id list across the join
-            appeal_id__in=appeal_ids,
-            appeal__pk__in=appeal_ids,
-            action__in=kpi.HANDLER_ACTIONS,
-            actor__isnull=False,
-        )
+        AppealEvent.objects.filter(events_of, action__in=kpi.HANDLER_ACTIONS, actor__isnull=False)
+        .exclude(appeal__status__in=kpi.EXCLUDED)
         .annotate(day=TruncDate("appeal__created_at", tzinfo=kpi.SHANGHAI))
         .values("day", "actor_id", "appeal__lead_unit_id", "appeal__territory_id")
         .annotate(
@@ -209,6 +209,7 @@ def _handler_counts(appeal_ids: list[int]) -> Iterable[dict]:
             solved=Count("appeal_id", distinct=True, filter=rated & Q(appeal__solved=True)),
         )
         .order_by()
+        .iterator(chunk_size=_ID_CHUNK)
     )
 
 
@@ -272,7 +273,7 @@ def refresh_rollups(
                 model.objects.all().delete()
         done = 0
         for start in range(0, len(days), 31):  # a month of days per appeals query
-            done += recompute_days(days[start : start + 31])
+            done += recompute_days(days[start : start + 31], every_day=full)
             if progress is not None:
                 progress(done, len(days))
         state.high_event_id = high
