@@ -145,7 +145,8 @@ def test_reveal_is_audited(world):
     )
 
 
-@pytest.mark.parametrize("inline", [5_000, 0])  # co-handled ids as a list, or a subquery
+# co-handled and taken-in ids as a list, or a subquery / the condition
+@pytest.mark.parametrize("inline", [5_000, 0])
 def test_visible_to_matches_can_view(world, monkeypatch, inline):
     from minsheng.appeals import permissions
     from minsheng.appeals.permissions import can_view
@@ -167,6 +168,14 @@ def test_visible_to_matches_can_view(world, monkeypatch, inline):
     )
     # merged: its assignments end, its lead unit stays (visible_to reads the lead unit)
     services.merge_appeal(appeal=appeals[5], actor=world["dispatcher"], into=appeals[1])
+    # taken in by the village's handler on a walk-in, then led by the other township: the
+    # handler still sees it (intake), by the ids read first or by the condition
+    walk_in = submitted(world, actor=world["village_handler"], channel="walk_in")
+    services.dispatch_appeal(appeal=walk_in, actor=world["dispatcher"], unit=world.other_town)
+    appeals.append(walk_in)
+    assert walk_in.pk in set(
+        appeals_for(fresh(world["village_handler"])).values_list("pk", flat=True)
+    )
     for name in USERS:
         user = fresh(world[name])
         by_query = set(appeals_for(user).values_list("pk", flat=True))

@@ -237,3 +237,22 @@ def test_the_orders_page_shows_the_most_urgent_page_in_scope(world, monkeypatch)
     assert shown("town_leader") == [o.pk for o in ours[1:3]]
     newest = sorted((o.pk for o in ours), reverse=True)
     assert shown("town_leader", "?all=1") == newest[:2]
+
+
+def test_the_orders_page_lists_a_leaders_units_and_a_centers_appeals_each_once(world):
+    from minsheng.org.choices import Role
+    from minsheng.org.models import Membership
+
+    # given an order to 和兴镇 on an appeal of its territory, and a leader of 和兴镇 who is also
+    # a dispatcher there (both sources of the page hold the order)
+    appeal, order = _order(world)
+    leader = world["town_leader"]
+    Membership.objects.create(user=leader, unit=world.town, role=Role.DISPATCHER)
+
+    page = client_for(leader).get("/console/supervision/")
+    history = client_for(leader).get("/console/supervision/?all=1")
+
+    # then it is listed once, answerable, open and in the history alike
+    assert [row["order"].pk for row in page.context["rows"]] == [order.pk]
+    assert page.context["rows"][0]["may_answer"] is True
+    assert [row["order"].pk for row in history.context["rows"]] == [order.pk]

@@ -145,9 +145,13 @@ def center_scope(user: User) -> Q | None:
     return Q(territory_id__in=ids) | Q(lead_unit_id__in=ids)
 
 
-def sees_whole_city(user: User) -> bool:
-    center = center_scope(user)
+def covers_city(center: Q | None) -> bool:
+    """Whether a ``center_scope`` is the whole city (a post at the root: no condition)."""
     return center is not None and not center.children
+
+
+def sees_whole_city(user: User) -> bool:
+    return covers_city(center_scope(user))
 
 
 def visible_to(user: User) -> Q:
@@ -160,7 +164,7 @@ def visible_to(user: User) -> Q:
     docs/scaling.md "Scopes".
     """
     center = center_scope(user)
-    if center is not None and not center.children:
+    if covers_city(center):
         return Q()
     q = _taken_in(user)
     if center is not None:

@@ -52,7 +52,7 @@ def _page_sources(user: User) -> list[tuple[QuerySet[SupervisionOrder], bool]]:
     appeal's page, not here.
     """
     center = appeal_permissions.center_scope(user)
-    if center is not None and not center.children:
+    if appeal_permissions.covers_city(center):
         return [(SupervisionOrder.objects.all(), False)]
     sources = []
     led = unit_ids_under(paths_for(user, [Role.UNIT_LEADER]))
