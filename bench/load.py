@@ -22,9 +22,11 @@ What one run does:
                            village's township (session + CSRF, as the console's script does)
    ==============  ======  =======================================================================
 
-3. Prints sustained requests/s and p50/p99/max per kind and over all, the statuses seen, and
-   checks afterwards that every 201 submission is in the database once. Any non-2xx answer or
-   transport error is an error; the run fails (exit 1) if there is one. ``--record`` writes
+3. Prints sustained requests/s and p50/p99/max per kind and over all, the statuses seen, where
+   the window's CPU went (app, task workers, PostgreSQL, the loader) and what PostgreSQL read
+   from its buffers, the OS and the disk per request (``procstat.py``), and checks afterwards
+   that every 201 submission is in the database once. Any non-2xx answer or transport error is
+   an error; the run fails (exit 1) if there is one. ``--record`` writes
    the table to the "## Load (issue 6)" section of ``bench/RESULTS.md``.
 
 The tracking rate limit (``MINSHENG_TRACKING_RATE``, per client address per minute) is raised
